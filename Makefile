@@ -1,0 +1,54 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is what they call.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LOCALES := locales
+DOMAIN := messages
+PO := $(wildcard $(LOCALES)/*/LC_MESSAGES/$(DOMAIN).po)
+MO := $(PO:.po=.mo)
+SOURCES := bot handlers keyboards
+EMULATOR_PORT ?= 8081
+
+.PHONY: run test lint typecheck pytest i18n-update locales emulator clean
+
+run: $(STAMP) locales
+	$(PY) -m bot
+
+test: $(STAMP) locales lint typecheck pytest
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+locales: $(MO)
+
+$(LOCALES)/%/LC_MESSAGES/$(DOMAIN).mo: $(LOCALES)/%/LC_MESSAGES/$(DOMAIN).po $(STAMP)
+	$(BIN)/pybabel -q compile -d $(LOCALES) -D $(DOMAIN) -l $*
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) locales
+	$(BIN)/pytest -q
+
+# Refresh the template from the code and merge it into every catalog (tests check both).
+i18n-update: $(STAMP)
+	$(BIN)/pybabel -q extract --no-location --sort-output -k _:1,1t -k _:1,2 -k __ -k gettext -k ngettext:1,2 \
+		--project=smsman-bot --version=0.1 --omit-header \
+		-o $(LOCALES)/$(DOMAIN).pot $(SOURCES)
+	$(BIN)/pybabel -q update --no-fuzzy-matching -i $(LOCALES)/$(DOMAIN).pot -d $(LOCALES) -D $(DOMAIN)
+
+emulator: $(STAMP)
+	$(PY) -m bot.smsman.emulator --port $(EMULATOR_PORT)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	find $(LOCALES) -name '*.mo' -delete

@@ -1,0 +1,90 @@
+"""Settings read from the environment and `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+def _parse_id_list(value: Any) -> Any:
+    """Accept `1,2,3`, `[1,2,3]`, a single id or nothing."""
+    if isinstance(value, int):
+        return [value]
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError("expected Telegram user ids like 1,2,3 or [1,2,3]") from None
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+IdList = Annotated[list[int], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every knob of the bot; names match the environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    bot_token: SecretStr
+    smsman_token: SecretStr
+    telegram_api_url: AnyHttpUrl | None = None
+    smsman_api_url: AnyHttpUrl = AnyHttpUrl("https://api.sms-man.com/control")
+    database_path: Path = Path("data/bot.sqlite3")
+    admin_ids: IdList = []
+    allowed_user_ids: IdList = []
+    poll_interval_seconds: PositiveSeconds = 3.0
+    order_timeout_seconds: PositiveSeconds = 900.0
+    smsman_max_rps: PositiveSeconds = 5.0
+    currency: str = Field(default="RUB", pattern=r"^(RUB|USD|EUR)$")
+    default_locale: str = Field(default="en", pattern=r"^(en|ru|zh)$")
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+
+    @field_validator("admin_ids", "allowed_user_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        return _parse_id_list(value)
+
+    @field_validator("currency", "log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("default_locale", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("bot_token", "smsman_token")
+    @classmethod
+    def _not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @property
+    def smsman_base_url(self) -> str:
+        return str(self.smsman_api_url).rstrip("/")
+
+    @property
+    def telegram_base_url(self) -> str | None:
+        return str(self.telegram_api_url).rstrip("/") if self.telegram_api_url else None
+
+    def can_buy(self, user_id: int) -> bool:
+        return user_id in self.admin_ids or user_id in self.allowed_user_ids

@@ -1,0 +1,110 @@
+"""The composition root: the only place that builds the Bot, the Dispatcher and their parts."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+from aiogram.utils.i18n import I18n
+
+from bot.clock import Clock, system_clock
+from bot.commands import set_commands
+from bot.config import Settings
+from bot.i18n import LOCALES_DIR, UserLanguageMiddleware, create_i18n
+from bot.smsman.client import SmsManClient
+from bot.smsman.ratelimit import RateLimiter
+from bot.storage import Database
+from bot.telegram_retry import RetryAfterMiddleware
+from handlers import get_routers
+
+log = logging.getLogger(__name__)
+
+SMSMAN_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+def create_bot(settings: Settings) -> Bot:
+    base = settings.telegram_base_url
+    session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    session.middleware(RetryAfterMiddleware())
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_dispatcher(
+    *,
+    settings: Settings,
+    db: Database,
+    smsman: SmsManClient,
+    i18n: I18n,
+    clock: Clock,
+    **extra: Any,
+) -> Dispatcher:
+    dp = Dispatcher(settings=settings, db=db, smsman=smsman, clock=clock, **extra)
+    dp.include_routers(*get_routers())
+    UserLanguageMiddleware(i18n, db, clock).setup(dp)
+    dp.callback_query.middleware(CallbackAnswerMiddleware())
+    dp.startup.register(_on_startup)
+    return dp
+
+
+async def _on_startup(bot: Bot, i18n: I18n) -> None:
+    me = await bot.get_me()
+    log.info("bot @%s (id %s) started", me.username, me.id)
+    await set_commands(bot, i18n)
+
+
+@dataclass
+class Application:
+    """Everything a running bot owns, closed in reverse order of opening."""
+
+    settings: Settings
+    http: httpx.AsyncClient
+    db: Database
+    smsman: SmsManClient
+    bot: Bot
+    dp: Dispatcher
+
+    @classmethod
+    async def open(
+        cls, settings: Settings, *, clock: Clock = system_clock, locales: Path = LOCALES_DIR
+    ) -> Application:
+        i18n = create_i18n(settings.default_locale, locales)
+        db = await Database.open(settings.database_path)
+        http = httpx.AsyncClient(timeout=SMSMAN_TIMEOUT)
+        smsman = SmsManClient(
+            http,
+            settings.smsman_base_url,
+            settings.smsman_token,
+            RateLimiter(settings.smsman_max_rps),
+        )
+        bot = create_bot(settings)
+        dp = create_dispatcher(settings=settings, db=db, smsman=smsman, i18n=i18n, clock=clock)
+        return cls(settings=settings, http=http, db=db, smsman=smsman, bot=bot, dp=dp)
+
+    async def run_polling(self, *, handle_signals: bool = True) -> None:
+        await self.dp.start_polling(
+            self.bot, handle_signals=handle_signals, close_bot_session=False
+        )
+
+    async def stop_polling(self) -> None:
+        # aiogram raises RuntimeError when polling has already ended, which is fine here.
+        with suppress(RuntimeError):
+            await self.dp.stop_polling()
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.http.aclose()
+        await self.db.close()

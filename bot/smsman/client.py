@@ -1,0 +1,172 @@
+"""Async client for SMS-man's control API v2 on one shared httpx client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from bot.smsman import parsing
+from bot.smsman.errors import ProviderTimeout, ProviderUnavailable
+from bot.smsman.models import (
+    Application,
+    Country,
+    Limit,
+    Price,
+    PurchasedNumber,
+    RequestStatus,
+    SmsResult,
+)
+from bot.smsman.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+Params = Mapping[str, str | int]
+
+
+class SmsManClient:
+    """One method per endpoint; errors are `bot.smsman.errors`, waiting for an SMS is not one.
+
+    Reads and `set-status` are retried on transient failures; `get-number` never is, because a
+    purchase whose answer was lost may still have been charged.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        token: SecretStr,
+        limiter: RateLimiter,
+        *,
+        attempts: int = 3,
+        backoff: float = 0.25,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._limiter = limiter
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._sleep = sleep
+
+    async def get_balance(self) -> Decimal:
+        body = await self._read("get-balance", {})
+        if not isinstance(body, Mapping):
+            raise parsing.malformed("get-balance", "not an object")
+        return parsing.as_money("get-balance", body.get("balance"), "balance")
+
+    async def get_limits(
+        self, country_id: int | None = None, application_id: int | None = None
+    ) -> list[Limit]:
+        params = _optional(country_id=country_id, application_id=application_id)
+        return parsing.limits(await self._read("limits", params))
+
+    async def get_prices(
+        self, country_id: int | None = None, application_id: int | None = None
+    ) -> list[Price]:
+        params = _optional(country_id=country_id, application_id=application_id)
+        return parsing.prices(await self._read("get-prices", params), country_id)
+
+    async def countries(self) -> list[Country]:
+        return parsing.countries(await self._read("countries", {}))
+
+    async def applications(self) -> list[Application]:
+        return parsing.applications(await self._read("applications", {}))
+
+    async def get_number(
+        self,
+        country_id: int,
+        application_id: int,
+        *,
+        max_price: Decimal | None = None,
+        currency: str | None = None,
+        has_multiple_sms: bool | None = None,
+        ref: str | None = None,
+    ) -> PurchasedNumber:
+        params: dict[str, str | int] = {"country_id": country_id, "application_id": application_id}
+        if max_price is not None:
+            # A decimal string: rounding to the documented Integer could let the price exceed
+            # the quote the user saw.
+            params["maxPrice"] = format(max_price.normalize(), "f")
+        if currency:
+            params["currency"] = currency
+        if has_multiple_sms is not None:
+            params["hasMultipleSms"] = "true" if has_multiple_sms else "false"
+        if ref:
+            params["ref"] = ref
+        body = await self._call("get-number", params)
+        if parsing.is_error(body):
+            raise parsing.error_for("get-number", body)
+        return parsing.purchased(body, country_id, application_id)
+
+    async def get_sms(self, request_id: int) -> SmsResult:
+        body = await self._read("get-sms", {"request_id": request_id}, check=False)
+        if not isinstance(body, Mapping):
+            raise parsing.malformed("get-sms", "not an object")
+        # The waiting answer carries error_code but is a normal state, so check it first.
+        if str(body.get("error_code") or "").lower() in parsing.WAIT_CODES:
+            return SmsResult(request_id=request_id, code=None)
+        if parsing.is_error(body):
+            raise parsing.error_for("get-sms", body)
+        code = body.get("sms_code")
+        if isinstance(code, int) and not isinstance(code, bool):
+            code = str(code)
+        if not isinstance(code, str) or not code.strip():
+            return SmsResult(request_id=request_id, code=None)
+        return SmsResult(request_id=request_id, code=code.strip())
+
+    async def set_status(self, request_id: int, status: RequestStatus) -> None:
+        await self._read("set-status", {"request_id": request_id, "status": status.value})
+
+    async def _read(self, endpoint: str, params: Params, *, check: bool = True) -> Any:
+        """A call that is safe to repeat: retried with jittered backoff while transient."""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                body = await self._call(endpoint, params)
+            except ProviderUnavailable as exc:
+                if attempt == self._attempts:
+                    raise
+                delay = self._backoff * 2 ** (attempt - 1) * (1 + random.random() / 2)
+                log.warning(
+                    "SMS-man %s failed (%s); retry %d in %.2fs", endpoint, exc, attempt, delay
+                )
+                await self._sleep(delay)
+                continue
+            if check and parsing.is_error(body):
+                raise parsing.error_for(endpoint, body)
+            return body
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _call(self, endpoint: str, params: Params) -> Any:
+        await self._limiter.acquire()
+        query = {"token": self._token.get_secret_value(), **{k: str(v) for k, v in params.items()}}
+        try:
+            response = await self._http.get(f"{self._base}/{endpoint}", params=query)
+        except httpx.TimeoutException as exc:
+            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            raise ProviderTimeout(f"SMS-man {endpoint}: timed out", outcome_unknown=sent) from None
+        except httpx.TransportError as exc:
+            sent = not isinstance(exc, httpx.ConnectError)
+            raise ProviderUnavailable(
+                f"SMS-man {endpoint}: network error ({type(exc).__name__})", outcome_unknown=sent
+            ) from None
+        if response.status_code >= 500:
+            raise ProviderUnavailable(f"SMS-man {endpoint}: HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise parsing.malformed(endpoint, f"HTTP {response.status_code}, not JSON") from None
+        if response.status_code >= 400 and not parsing.is_error(body):
+            raise ProviderUnavailable(f"SMS-man {endpoint}: HTTP {response.status_code}")
+        return body
+
+
+def _optional(**values: int | None) -> dict[str, str | int]:
+    return {key: value for key, value in values.items() if value is not None}

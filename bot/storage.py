@@ -1,0 +1,304 @@
+"""aiosqlite storage: schema migrations by `PRAGMA user_version` and explicit queries."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+
+class OrderStatus(enum.StrEnum):
+    """Where an order is in its life; only the orders service moves it."""
+
+    PURCHASING = "purchasing"
+    ACTIVE = "active"
+    CODE_RECEIVED = "code_received"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+OPEN_STATUSES = (OrderStatus.PURCHASING, OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED)
+
+# Each entry upgrades the schema by one version; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        language TEXT,
+        first_seen REAL NOT NULL
+    );
+    CREATE TABLE orders (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        chat_id INTEGER NOT NULL,
+        card_message_id INTEGER,
+        country_id INTEGER NOT NULL,
+        application_id INTEGER NOT NULL,
+        number TEXT,
+        price TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        request_id INTEGER UNIQUE,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        deadline REAL
+    );
+    CREATE INDEX orders_by_status ON orders(status);
+    CREATE INDEX orders_by_user ON orders(user_id, created_at);
+    CREATE TABLE codes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id INTEGER NOT NULL REFERENCES orders(id),
+        code TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        delivered_at REAL,
+        UNIQUE(order_id, code)
+    );
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    language: str | None
+    first_seen: float
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: int
+    user_id: int
+    chat_id: int
+    card_message_id: int | None
+    country_id: int
+    application_id: int
+    number: str | None
+    price: Decimal
+    currency: str
+    request_id: int | None
+    status: OrderStatus
+    created_at: float
+    updated_at: float
+    deadline: float | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    id: int
+    order_id: int
+    code: str
+    received_at: float
+    delivered_at: float | None
+
+
+def _order(row: aiosqlite.Row) -> Order:
+    return Order(
+        id=row["id"],
+        user_id=row["user_id"],
+        chat_id=row["chat_id"],
+        card_message_id=row["card_message_id"],
+        country_id=row["country_id"],
+        application_id=row["application_id"],
+        number=row["number"],
+        price=Decimal(row["price"]),
+        currency=row["currency"],
+        request_id=row["request_id"],
+        status=OrderStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        deadline=row["deadline"],
+    )
+
+
+def _code(row: aiosqlite.Row) -> Code:
+    return Code(row["id"], row["order_id"], row["code"], row["received_at"], row["delivered_at"])
+
+
+class Database:
+    """One connection per process; every write is its own transaction."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Database:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(str(path), isolation_level=None)
+        database = cls(connection)
+        try:
+            connection.row_factory = aiosqlite.Row
+            await connection.execute("PRAGMA journal_mode=WAL")
+            await connection.execute("PRAGMA foreign_keys=ON")
+            await connection.execute("PRAGMA busy_timeout=5000")
+            await database.migrate()
+        except BaseException:
+            await connection.close()
+            raise
+        return database
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> None:
+        version = await self.schema_version()
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"database schema v{version} is newer than this bot (v{len(MIGRATIONS)})"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # executescript commits on its own, so the version bump rides in the same script.
+            await self._db.executescript(
+                f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None:
+        async with self._db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[aiosqlite.Row]:
+        async with self._db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    # users
+
+    async def ensure_user(self, user_id: int, language: str | None, now: float) -> User:
+        """Record a user on first contact; an existing user keeps the language they chose."""
+        await self._db.execute(
+            "INSERT INTO users (id, language, first_seen) VALUES (?, ?, ?) "
+            "ON CONFLICT(id) DO NOTHING",
+            (user_id, language, now),
+        )
+        user = await self.get_user(user_id)
+        assert user is not None
+        return user
+
+    async def get_user(self, user_id: int) -> User | None:
+        row = await self._one("SELECT * FROM users WHERE id = ?", (user_id,))
+        return User(row["id"], row["language"], row["first_seen"]) if row else None
+
+    async def set_user_language(self, user_id: int, language: str) -> None:
+        await self._db.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
+
+    # orders
+
+    async def insert_order(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        country_id: int,
+        application_id: int,
+        price: Decimal,
+        currency: str,
+        now: float,
+    ) -> Order:
+        cursor = await self._db.execute(
+            "INSERT INTO orders (user_id, chat_id, country_id, application_id, price, currency,"
+            " status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                user_id,
+                chat_id,
+                country_id,
+                application_id,
+                str(price),
+                currency,
+                OrderStatus.PURCHASING.value,
+                now,
+                now,
+            ),
+        )
+        order_id = cursor.lastrowid
+        await cursor.close()
+        order = await self.get_order(int(order_id or 0))
+        assert order is not None
+        return order
+
+    async def get_order(self, order_id: int) -> Order | None:
+        row = await self._one("SELECT * FROM orders WHERE id = ?", (order_id,))
+        return _order(row) if row else None
+
+    async def update_order(
+        self, order_id: int, *, expect: tuple[OrderStatus, ...], now: float, **fields: Any
+    ) -> Order | None:
+        """Compare-and-set: change the order only while its status is one of `expect`.
+
+        Returns the updated order, or None when another transition got there first.
+        """
+        allowed = {"card_message_id", "number", "price", "request_id", "status", "deadline"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"not order fields: {sorted(unknown)}")
+        values = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in fields.items()}
+        values = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}
+        assignments = ", ".join(f"{name} = ?" for name in [*values, "updated_at"])
+        marks = ", ".join("?" for _ in expect)
+        cursor = await self._db.execute(
+            f"UPDATE orders SET {assignments} WHERE id = ? AND status IN ({marks})",
+            (*values.values(), now, order_id, *(s.value for s in expect)),
+        )
+        changed = cursor.rowcount
+        await cursor.close()
+        return await self.get_order(order_id) if changed else None
+
+    async def open_orders(self) -> list[Order]:
+        marks = ", ".join("?" for _ in OPEN_STATUSES)
+        rows = await self._all(
+            f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY id",
+            tuple(s.value for s in OPEN_STATUSES),
+        )
+        return [_order(row) for row in rows]
+
+    async def user_orders(self, user_id: int, *, limit: int, offset: int = 0) -> list[Order]:
+        rows = await self._all(
+            "SELECT * FROM orders WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+            (user_id, limit, offset),
+        )
+        return [_order(row) for row in rows]
+
+    # codes
+
+    async def add_code(self, order_id: int, code: str, now: float) -> Code | None:
+        """Store a received code once; returns None when this order already has it."""
+        cursor = await self._db.execute(
+            "INSERT INTO codes (order_id, code, received_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(order_id, code) DO NOTHING",
+            (order_id, code, now),
+        )
+        inserted = cursor.rowcount
+        await cursor.close()
+        if not inserted:
+            return None
+        row = await self._one(
+            "SELECT * FROM codes WHERE order_id = ? AND code = ?", (order_id, code)
+        )
+        return _code(row) if row else None
+
+    async def order_codes(self, order_id: int) -> list[Code]:
+        rows = await self._all("SELECT * FROM codes WHERE order_id = ? ORDER BY id", (order_id,))
+        return [_code(row) for row in rows]
+
+    async def undelivered_codes(self) -> list[Code]:
+        rows = await self._all("SELECT * FROM codes WHERE delivered_at IS NULL ORDER BY id", ())
+        return [_code(row) for row in rows]
+
+    async def mark_code_delivered(self, code_id: int, now: float) -> None:
+        await self._db.execute(
+            "UPDATE codes SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+            (now, code_id),
+        )

@@ -1,0 +1,43 @@
+"""Main menu, language picker and help keyboards: pure functions of their inputs."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import LANGUAGES
+from keyboards.callbacks import Language, LanguageCb, MenuAction, MenuCb
+
+
+def main_menu() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("🛒 Buy a number"), callback_data=MenuCb(action=MenuAction.BUY))
+    builder.button(text=_("📱 My numbers"), callback_data=MenuCb(action=MenuAction.MY_NUMBERS))
+    builder.button(text=_("🌐 Language"), callback_data=MenuCb(action=MenuAction.LANGUAGE))
+    builder.button(text=_("❓ Help"), callback_data=MenuCb(action=MenuAction.HELP))
+    builder.adjust(1, 2, 1)
+    return builder.as_markup()
+
+
+def add_menu_button(builder: InlineKeyboardBuilder) -> None:
+    builder.button(text=_("« Menu"), callback_data=MenuCb(action=MenuAction.MAIN))
+
+
+def back_to_menu() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    add_menu_button(builder)
+    return builder.as_markup()
+
+
+def language_menu(current: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for language in Language:
+        mark = "✅ " if language.value == current else ""
+        builder.button(
+            text=f"{mark}{LANGUAGES[language.value]}",
+            callback_data=LanguageCb(language=language),
+        )
+    add_menu_button(builder)
+    builder.adjust(3, 1)
+    return builder.as_markup()

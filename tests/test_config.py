@@ -1,0 +1,161 @@
+"""Settings: names, defaults, list and duration parsing, and the one-line start-up error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_NAMES = (
+    "BOT_TOKEN",
+    "SMSMAN_TOKEN",
+    "TELEGRAM_API_URL",
+    "SMSMAN_API_URL",
+    "DATABASE_PATH",
+    "ADMIN_IDS",
+    "ALLOWED_USER_IDS",
+    "POLL_INTERVAL_SECONDS",
+    "ORDER_TIMEOUT_SECONDS",
+    "SMSMAN_MAX_RPS",
+    "CURRENCY",
+    "DEFAULT_LOCALE",
+    "LOG_LEVEL",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ALL_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def settings(**env: str) -> Settings:
+    values = {"BOT_TOKEN": "123:abc", "SMSMAN_TOKEN": "sms-secret", **env}
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        return Settings()
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key)
+            else:
+                os.environ[key] = value
+
+
+def test_defaults() -> None:
+    s = settings()
+    assert s.telegram_base_url is None
+    assert s.smsman_base_url == "https://api.sms-man.com/control"
+    assert s.database_path == Path("data/bot.sqlite3")
+    assert s.admin_ids == []
+    assert s.allowed_user_ids == []
+    assert s.poll_interval_seconds == 3
+    assert s.order_timeout_seconds == 900
+    assert s.smsman_max_rps == 5
+    assert (s.currency, s.default_locale, s.log_level) == ("RUB", "en", "INFO")
+
+
+@pytest.mark.parametrize("raw", ["1,2,3", "[1,2,3]", " 1 , 2,3 ", "[1, 2, 3]"])
+def test_id_lists_accept_both_forms(raw: str) -> None:
+    s = settings(ADMIN_IDS=raw, ALLOWED_USER_IDS=raw)
+    assert s.admin_ids == [1, 2, 3]
+    assert s.allowed_user_ids == [1, 2, 3]
+
+
+def test_single_and_empty_id_lists() -> None:
+    assert settings(ADMIN_IDS="42", ALLOWED_USER_IDS="").admin_ids == [42]
+    assert settings(ALLOWED_USER_IDS="").allowed_user_ids == []
+
+
+@pytest.mark.parametrize("raw", ["abc", "[1,", "1,x"])
+def test_bad_id_lists_are_rejected(raw: str) -> None:
+    with pytest.raises(ValidationError, match="admin_ids"):
+        settings(ADMIN_IDS=raw)
+
+
+def test_durations_take_fractions_and_refuse_non_positive() -> None:
+    s = settings(POLL_INTERVAL_SECONDS="0.05", ORDER_TIMEOUT_SECONDS="2.5", SMSMAN_MAX_RPS="200")
+    assert (s.poll_interval_seconds, s.order_timeout_seconds, s.smsman_max_rps) == (0.05, 2.5, 200)
+    for name in ("POLL_INTERVAL_SECONDS", "ORDER_TIMEOUT_SECONDS", "SMSMAN_MAX_RPS"):
+        with pytest.raises(ValidationError):
+            settings(**{name: "0"})
+
+
+def test_urls_and_case_normalised() -> None:
+    s = settings(
+        TELEGRAM_API_URL="http://127.0.0.1:8082/",
+        SMSMAN_API_URL="http://127.0.0.1:8081/control/",
+        CURRENCY="usd",
+        DEFAULT_LOCALE="RU",
+        LOG_LEVEL="debug",
+    )
+    assert s.telegram_base_url == "http://127.0.0.1:8082"
+    assert s.smsman_base_url == "http://127.0.0.1:8081/control"
+    assert (s.currency, s.default_locale, s.log_level) == ("USD", "ru", "DEBUG")
+    with pytest.raises(ValidationError):
+        settings(CURRENCY="BTC")
+    with pytest.raises(ValidationError):
+        settings(DEFAULT_LOCALE="de")
+
+
+def test_environment_overrides_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("BOT_TOKEN=1:from-file\nSMSMAN_TOKEN=file\nCURRENCY=EUR\n")
+    os.environ["CURRENCY"] = "USD"
+    try:
+        s = Settings()
+    finally:
+        del os.environ["CURRENCY"]
+    assert s.bot_token.get_secret_value() == "1:from-file"
+    assert s.currency == "USD"
+
+
+def test_tokens_are_secret() -> None:
+    s = settings(BOT_TOKEN="123:very-secret", SMSMAN_TOKEN="sms-very-secret")
+    shown = repr(s) + str(s) + s.model_dump_json()
+    assert "very-secret" not in shown
+
+
+def test_blank_token_is_refused() -> None:
+    with pytest.raises(ValidationError, match="bot_token"):
+        settings(BOT_TOKEN="  ")
+
+
+def run_bot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ALL_NAMES}
+    clean["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_missing_bot_token_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, SMSMAN_TOKEN="x")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "BOT_TOKEN" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_setting_names_it(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, BOT_TOKEN="1:x", SMSMAN_TOKEN="y", POLL_INTERVAL_SECONDS="soon")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        line for line in result.stderr.strip().splitlines() if "POLL_INTERVAL_SECONDS" in line
+    ]
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,63 @@
+"""The shared SMS-man rate limiter, on a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.smsman.ratelimit import RateLimiter
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.starts: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_spaces_calls_evenly_and_never_exceeds_rate() -> None:
+    t = FakeTime()
+    limiter = RateLimiter(5, clock=t.clock, sleep=t.sleep)
+    for _ in range(20):
+        await limiter.acquire()
+        t.starts.append(t.now)
+    gaps = [b - a for a, b in zip(t.starts, t.starts[1:], strict=False)]
+    assert all(gap == pytest.approx(0.2) for gap in gaps)
+    for start in t.starts:
+        assert sum(1 for s in t.starts if start <= s < start + 1) <= 5
+
+
+async def test_idle_time_is_not_saved_up_for_a_burst() -> None:
+    t = FakeTime()
+    limiter = RateLimiter(2, clock=t.clock, sleep=t.sleep)
+    await limiter.acquire()
+    t.now += 60
+    first = t.now
+    await limiter.acquire()
+    await limiter.acquire()
+    assert t.now == pytest.approx(first + 0.5)
+
+
+async def test_concurrent_waiters_get_distinct_slots() -> None:
+    limiter = RateLimiter(1000)
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    async def call() -> None:
+        await limiter.acquire()
+        starts.append(loop.time())
+
+    await asyncio.gather(*(call() for _ in range(10)))
+    assert len(starts) == 10
+    assert max(starts) - min(starts) >= 0.009 - 0.002
+
+
+def test_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        RateLimiter(0)

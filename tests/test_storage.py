@@ -1,0 +1,141 @@
+"""Storage: migrations from an empty file, re-opening, and the order/code queries."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.storage import MIGRATIONS, Database, OrderStatus
+
+
+async def test_migrates_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "bot.sqlite3"
+    db = await Database.open(path)
+    try:
+        assert await db.schema_version() == len(MIGRATIONS)
+    finally:
+        await db.close()
+    with sqlite3.connect(path) as raw:
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"users", "orders", "codes"} <= tables
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await Database.open(path)
+    await db.ensure_user(7, "ru", now=1.0)
+    order = await db.insert_order(
+        user_id=7,
+        chat_id=7,
+        country_id=5,
+        application_id=3,
+        price=Decimal("12.50"),
+        currency="RUB",
+        now=2.0,
+    )
+    await db.close()
+
+    db = await Database.open(path)
+    try:
+        assert await db.schema_version() == len(MIGRATIONS)
+        user = await db.get_user(7)
+        assert user is not None
+        assert user.language == "ru"
+        assert user.first_seen == 1.0
+        again = await db.get_order(order.id)
+        assert again == order
+        assert again.price == Decimal("12.50")
+    finally:
+        await db.close()
+
+
+async def test_refuses_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="newer"):
+        await Database.open(path)
+
+
+async def test_user_keeps_chosen_language(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        await db.ensure_user(1, "en", now=1.0)
+        await db.set_user_language(1, "zh")
+        user = await db.ensure_user(1, "en", now=5.0)
+        assert (user.language, user.first_seen) == ("zh", 1.0)
+    finally:
+        await db.close()
+
+
+async def test_order_transitions_are_compare_and_set(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        await db.ensure_user(1, None, now=0.0)
+        order = await db.insert_order(
+            user_id=1,
+            chat_id=1,
+            country_id=1,
+            application_id=3,
+            price=Decimal("9.90"),
+            currency="RUB",
+            now=1.0,
+        )
+        assert order.status is OrderStatus.PURCHASING
+        assert order.is_open
+        active = await db.update_order(
+            order.id,
+            expect=(OrderStatus.PURCHASING,),
+            now=2.0,
+            status=OrderStatus.ACTIVE,
+            request_id=555,
+            number="15551234567",
+            deadline=900.0,
+        )
+        assert active is not None
+        assert (active.status, active.request_id, active.updated_at) == (
+            OrderStatus.ACTIVE,
+            555,
+            2.0,
+        )
+        # A second identical transition finds the order already moved and changes nothing.
+        assert (
+            await db.update_order(
+                order.id, expect=(OrderStatus.PURCHASING,), now=3.0, status=OrderStatus.FAILED
+            )
+            is None
+        )
+        assert [o.id for o in await db.open_orders()] == [order.id]
+        with pytest.raises(ValueError, match="not order fields"):
+            await db.update_order(order.id, expect=(OrderStatus.ACTIVE,), now=4.0, user_id=2)
+    finally:
+        await db.close()
+
+
+async def test_codes_are_stored_once_and_tracked_until_delivered(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        await db.ensure_user(1, None, now=0.0)
+        order = await db.insert_order(
+            user_id=1,
+            chat_id=1,
+            country_id=1,
+            application_id=3,
+            price=Decimal("1"),
+            currency="RUB",
+            now=1.0,
+        )
+        first = await db.add_code(order.id, "482913", now=2.0)
+        assert first is not None
+        assert await db.add_code(order.id, "482913", now=3.0) is None
+        second = await db.add_code(order.id, "111222", now=4.0)
+        assert second is not None
+        assert [c.code for c in await db.order_codes(order.id)] == ["482913", "111222"]
+        await db.mark_code_delivered(first.id, now=5.0)
+        assert [c.id for c in await db.undelivered_codes()] == [second.id]
+    finally:
+        await db.close()
