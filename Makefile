@@ -44,7 +44,7 @@ i18n-update: $(STAMP)
 	$(BIN)/pybabel -q extract --no-location --sort-output -k _:1,1t -k _:1,2 -k __ -k gettext -k ngettext:1,2 \
 		--project=smsman-bot --version=0.1 --omit-header \
 		-o $(LOCALES)/$(DOMAIN).pot $(SOURCES)
-	$(BIN)/pybabel -q update --no-fuzzy-matching -i $(LOCALES)/$(DOMAIN).pot -d $(LOCALES) -D $(DOMAIN)
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i $(LOCALES)/$(DOMAIN).pot -d $(LOCALES) -D $(DOMAIN)
 
 emulator: $(STAMP)
 	$(PY) -m bot.smsman.emulator --port $(EMULATOR_PORT)

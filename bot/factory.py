@@ -14,9 +14,9 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18n
 
+from bot.callback_answer import AnswerCallbacks
 from bot.clock import Clock, system_clock
 from bot.commands import set_commands
 from bot.config import Settings
@@ -52,10 +52,10 @@ def create_dispatcher(
     clock: Clock,
     **extra: Any,
 ) -> Dispatcher:
-    dp = Dispatcher(settings=settings, db=db, smsman=smsman, clock=clock, **extra)
+    dp = Dispatcher(settings=settings, db=db, smsman=smsman, i18n=i18n, clock=clock, **extra)
     dp.include_routers(*get_routers())
     UserLanguageMiddleware(i18n, db, clock).setup(dp)
-    dp.callback_query.middleware(CallbackAnswerMiddleware())
+    dp.callback_query.middleware(AnswerCallbacks())
     dp.startup.register(_on_startup)
     return dp
 

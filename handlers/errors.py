@@ -9,6 +9,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, ErrorEvent
 from aiogram.utils.i18n import gettext as _
 
+from bot.callback_answer import Answer
 from keyboards.menus import main_menu
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,10 @@ async def on_error(event: ErrorEvent) -> bool:
     return True
 
 
-async def on_stale_button(query: CallbackQuery) -> None:
+async def on_stale_button(query: CallbackQuery, answer: Answer) -> None:
     """A button from an old message or a forged one: answer it and offer the menu again."""
     log.info("unhandled callback data %r from %s", query.data, query.from_user.id)
-    await query.answer(_("This button is no longer active."))
+    await answer(_("This button is no longer active."))
     if query.message is not None:
         await query.bot.send_message(  # type: ignore[union-attr]
             query.from_user.id, _("Here is the menu again:"), reply_markup=main_menu()

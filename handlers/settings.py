@@ -7,6 +7,7 @@ from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.callback_answer import Answer
 from bot.storage import Database
 from handlers.render import show
 from handlers.start import menu_text
@@ -19,13 +20,13 @@ async def on_language_menu(query: CallbackQuery, i18n: I18n) -> None:
 
 
 async def on_language_chosen(
-    query: CallbackQuery, callback_data: LanguageCb, db: Database, i18n: I18n
+    query: CallbackQuery, callback_data: LanguageCb, db: Database, i18n: I18n, answer: Answer
 ) -> None:
     language = callback_data.language.value
     await db.set_user_language(query.from_user.id, language)
     with i18n.use_locale(language):
         await show(query, menu_text(query.from_user.first_name), main_menu())
-        await query.answer(_("Language changed."))
+        await answer(_("Language changed."))
 
 
 def build_router() -> Router:

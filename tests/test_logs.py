@@ -7,7 +7,7 @@ import logging
 
 from pydantic import SecretStr
 
-from bot.logs import RedactSecrets
+from bot.logs import RedactSecrets, setup_logging
 
 
 def test_tokens_are_blanked_in_messages_args_and_tracebacks() -> None:
@@ -33,3 +33,15 @@ def test_tokens_are_blanked_in_messages_args_and_tracebacks() -> None:
     assert "/bot***/getMe" in output
     assert "RuntimeError: failed with *** inside" in output
     assert "RuntimeError" in output
+
+
+def test_setup_keeps_request_urls_out_of_the_log() -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        setup_logging("DEBUG", [SecretStr("sms-secret")])
+        assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+        assert any(isinstance(f, RedactSecrets) for h in root.handlers for f in h.filters)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)

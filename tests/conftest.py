@@ -1,0 +1,118 @@
+"""Shared fixtures: both emulators, compiled catalogs, settings, the bot as production builds it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from bot.config import Settings
+from bot.factory import Application
+from bot.i18n import DOMAIN, LOCALES_DIR
+from bot.smsman.emulator import SmsManEmulator
+from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
+
+SMSMAN_TOKEN = "test-token"
+ADMIN_ID = 1000
+ALLOWED_ID = 2000
+
+
+class FakeClock:
+    """Wall-clock seconds that only move when a test says so."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(scope="session")
+def locales(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The catalogs compiled from the committed .po files, so no test depends on a stale .mo."""
+    out = tmp_path_factory.mktemp("locales")
+    for po_path in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
+        language = po_path.parent.parent.name
+        with po_path.open("rb") as source:
+            catalog = read_po(source, locale=language)
+        target = out / language / "LC_MESSAGES"
+        target.mkdir(parents=True)
+        with (target / f"{DOMAIN}.mo").open("wb") as mo:
+            write_mo(mo, catalog)
+    return out
+
+
+@pytest.fixture
+async def smsman() -> AsyncIterator[SmsManEmulator]:
+    async with SmsManEmulator(token=SMSMAN_TOKEN) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[TelegramEmulator]:
+    async with TelegramEmulator(DEFAULT_TOKEN) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smsman: SmsManEmulator, telegram: TelegramEmulator) -> Settings:
+    return make_settings(tmp_path, smsman, telegram)
+
+
+def make_settings(
+    tmp_path: Path, smsman: SmsManEmulator, telegram: TelegramEmulator, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "bot_token": DEFAULT_TOKEN,
+        "smsman_token": SMSMAN_TOKEN,
+        "telegram_api_url": telegram.base_url,
+        "smsman_api_url": smsman.control_url,
+        "database_path": tmp_path / "bot.sqlite3",
+        "admin_ids": [ADMIN_ID],
+        "allowed_user_ids": [ALLOWED_ID],
+        "poll_interval_seconds": 0.05,
+        "smsman_max_rps": 200,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)
+
+
+RunBot = Callable[..., AbstractAsyncContextManager[Application]]
+
+
+@pytest.fixture
+def run_bot(locales: Path, clock: FakeClock) -> RunBot:
+    """Start the production application, long-polling the Telegram emulator, for one block."""
+
+    @asynccontextmanager
+    async def running(settings: Settings) -> AsyncIterator[Application]:
+        app = await Application.open(settings, clock=clock, locales=locales)
+        polling = asyncio.create_task(app.run_polling(handle_signals=False))
+        try:
+            yield app
+        finally:
+            await app.stop_polling()
+            await polling
+            await app.close()
+
+    return running
+
+
+@pytest.fixture
+async def bot_app(run_bot: RunBot, settings: Settings) -> AsyncIterator[Application]:
+    async with run_bot(settings) as app:
+        yield app
