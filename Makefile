@@ -10,6 +10,8 @@ PO := $(wildcard $(LOCALES)/*/LC_MESSAGES/$(DOMAIN).po)
 MO := $(PO:.po=.mo)
 SOURCES := bot handlers keyboards
 EMULATOR_PORT ?= 8081
+# The emulator sends a random code this many seconds after each purchase, for trying by hand.
+EMULATOR_SMS_AFTER ?= 15
 
 .PHONY: run test lint typecheck pytest i18n-update locales emulator clean
 
@@ -47,7 +49,7 @@ i18n-update: $(STAMP)
 	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i $(LOCALES)/$(DOMAIN).pot -d $(LOCALES) -D $(DOMAIN)
 
 emulator: $(STAMP)
-	$(PY) -m bot.smsman.emulator --port $(EMULATOR_PORT)
+	$(PY) -m bot.smsman.emulator --port $(EMULATOR_PORT) --sms-after $(EMULATOR_SMS_AFTER)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
