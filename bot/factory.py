@@ -16,11 +16,15 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.utils.i18n import I18n
 
+from bot.alerts import AdminAlerts
 from bot.callback_answer import AnswerCallbacks
+from bot.catalog import Catalog
 from bot.clock import Clock, system_clock
 from bot.commands import set_commands
 from bot.config import Settings
 from bot.i18n import LOCALES_DIR, UserLanguageMiddleware, create_i18n
+from bot.notifier import Notifier
+from bot.orders import OrderService
 from bot.smsman.client import SmsManClient
 from bot.smsman.ratelimit import RateLimiter
 from bot.storage import Database
@@ -47,12 +51,12 @@ def create_dispatcher(
     *,
     settings: Settings,
     db: Database,
-    smsman: SmsManClient,
     i18n: I18n,
     clock: Clock,
-    **extra: Any,
+    **services: Any,
 ) -> Dispatcher:
-    dp = Dispatcher(settings=settings, db=db, smsman=smsman, i18n=i18n, clock=clock, **extra)
+    # Handlers get services, never the SMS-man client: only the services talk to the provider.
+    dp = Dispatcher(settings=settings, db=db, i18n=i18n, clock=clock, **services)
     dp.include_routers(*get_routers())
     UserLanguageMiddleware(i18n, db, clock).setup(dp)
     dp.callback_query.middleware(AnswerCallbacks())
@@ -60,10 +64,12 @@ def create_dispatcher(
     return dp
 
 
-async def _on_startup(bot: Bot, i18n: I18n) -> None:
+async def _on_startup(bot: Bot, i18n: I18n, orders: OrderService, notifier: Notifier) -> None:
     me = await bot.get_me()
     log.info("bot @%s (id %s) started", me.username, me.id)
     await set_commands(bot, i18n)
+    for order in await orders.resolve_interrupted():
+        await notifier.purchase_interrupted(order)
 
 
 @dataclass
@@ -79,11 +85,16 @@ class Application:
 
     @classmethod
     async def open(
-        cls, settings: Settings, *, clock: Clock = system_clock, locales: Path = LOCALES_DIR
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        locales: Path = LOCALES_DIR,
+        smsman_timeout: httpx.Timeout = SMSMAN_TIMEOUT,
     ) -> Application:
         i18n = create_i18n(settings.default_locale, locales)
         db = await Database.open(settings.database_path)
-        http = httpx.AsyncClient(timeout=SMSMAN_TIMEOUT)
+        http = httpx.AsyncClient(timeout=smsman_timeout)
         smsman = SmsManClient(
             http,
             settings.smsman_base_url,
@@ -91,7 +102,21 @@ class Application:
             RateLimiter(settings.smsman_max_rps),
         )
         bot = create_bot(settings)
-        dp = create_dispatcher(settings=settings, db=db, smsman=smsman, i18n=i18n, clock=clock)
+        catalog = Catalog(smsman, clock, settings.currency)
+        alerts = AdminAlerts(bot, db, i18n, settings.admin_ids, clock)
+        orders = OrderService(
+            db=db, smsman=smsman, catalog=catalog, settings=settings, alerts=alerts, clock=clock
+        )
+        dp = create_dispatcher(
+            settings=settings,
+            db=db,
+            i18n=i18n,
+            clock=clock,
+            catalog=catalog,
+            alerts=alerts,
+            orders=orders,
+            notifier=Notifier(bot, db, i18n),
+        )
         return cls(settings=settings, http=http, db=db, smsman=smsman, bot=bot, dp=dp)
 
     async def run_polling(self, *, handle_signals: bool = True) -> None:

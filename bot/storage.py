@@ -31,26 +31,45 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE users (
         id INTEGER PRIMARY KEY,
         language TEXT,
-        first_seen REAL NOT NULL
+        first_seen REAL NOT NULL,
+        screen TEXT,
+        menu_message_id INTEGER
+    );
+    CREATE TABLE quotes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        country_id INTEGER NOT NULL,
+        country_title TEXT NOT NULL,
+        country_iso TEXT,
+        application_id INTEGER NOT NULL,
+        app_title TEXT NOT NULL,
+        price TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        created_at REAL NOT NULL
     );
     CREATE TABLE orders (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
+        quote_id INTEGER NOT NULL UNIQUE REFERENCES quotes(id),
         user_id INTEGER NOT NULL REFERENCES users(id),
         chat_id INTEGER NOT NULL,
         card_message_id INTEGER,
         country_id INTEGER NOT NULL,
+        country_title TEXT NOT NULL,
+        country_iso TEXT,
         application_id INTEGER NOT NULL,
+        app_title TEXT NOT NULL,
         number TEXT,
         price TEXT NOT NULL,
         currency TEXT NOT NULL,
         request_id INTEGER UNIQUE,
         status TEXT NOT NULL,
+        failure TEXT,
         created_at REAL NOT NULL,
         updated_at REAL NOT NULL,
         deadline REAL
     );
     CREATE INDEX orders_by_status ON orders(status);
-    CREATE INDEX orders_by_user ON orders(user_id, created_at);
+    CREATE INDEX orders_by_user ON orders(user_id, id);
     CREATE TABLE codes (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         order_id INTEGER NOT NULL REFERENCES orders(id),
@@ -68,21 +87,44 @@ class User:
     id: int
     language: str | None
     first_seen: float
+    screen: str | None
+    menu_message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A price shown to one person for one country and app; Buy refers to it by id."""
+
+    id: int
+    user_id: int
+    country_id: int
+    country_title: str
+    country_iso: str | None
+    application_id: int
+    app_title: str
+    price: Decimal
+    currency: str
+    created_at: float
 
 
 @dataclass(frozen=True, slots=True)
 class Order:
     id: int
+    quote_id: int
     user_id: int
     chat_id: int
     card_message_id: int | None
     country_id: int
+    country_title: str
+    country_iso: str | None
     application_id: int
+    app_title: str
     number: str | None
     price: Decimal
     currency: str
     request_id: int | None
     status: OrderStatus
+    failure: str | None
     created_at: float
     updated_at: float
     deadline: float | None
@@ -102,22 +144,20 @@ class Code:
 
 
 def _order(row: aiosqlite.Row) -> Order:
-    return Order(
-        id=row["id"],
-        user_id=row["user_id"],
-        chat_id=row["chat_id"],
-        card_message_id=row["card_message_id"],
-        country_id=row["country_id"],
-        application_id=row["application_id"],
-        number=row["number"],
-        price=Decimal(row["price"]),
-        currency=row["currency"],
-        request_id=row["request_id"],
-        status=OrderStatus(row["status"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        deadline=row["deadline"],
-    )
+    values = dict(row)
+    values["price"] = Decimal(values["price"])
+    values["status"] = OrderStatus(values["status"])
+    return Order(**values)
+
+
+def _quote(row: aiosqlite.Row) -> Quote:
+    values = dict(row)
+    values["price"] = Decimal(values["price"])
+    return Quote(**values)
+
+
+def _user(row: aiosqlite.Row) -> User:
+    return User(**dict(row))
 
 
 def _code(row: aiosqlite.Row) -> Code:
@@ -190,44 +230,93 @@ class Database:
 
     async def get_user(self, user_id: int) -> User | None:
         row = await self._one("SELECT * FROM users WHERE id = ?", (user_id,))
-        return User(row["id"], row["language"], row["first_seen"]) if row else None
+        return _user(row) if row else None
 
     async def set_user_language(self, user_id: int, language: str) -> None:
         await self._db.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
 
-    # orders
+    async def set_screen(
+        self, user_id: int, screen: str | None, menu_message_id: int | None
+    ) -> None:
+        """Remember which picker a person looks at, so typed text can search it."""
+        await self._db.execute(
+            "UPDATE users SET screen = ?, menu_message_id = ? WHERE id = ?",
+            (screen, menu_message_id, user_id),
+        )
 
-    async def insert_order(
+    # quotes
+
+    async def insert_quote(
         self,
         *,
         user_id: int,
-        chat_id: int,
         country_id: int,
+        country_title: str,
+        country_iso: str | None,
         application_id: int,
+        app_title: str,
         price: Decimal,
         currency: str,
         now: float,
-    ) -> Order:
+    ) -> Quote:
         cursor = await self._db.execute(
-            "INSERT INTO orders (user_id, chat_id, country_id, application_id, price, currency,"
-            " status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO quotes (user_id, country_id, country_title, country_iso, application_id,"
+            " app_title, price, currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 user_id,
-                chat_id,
                 country_id,
+                country_title,
+                country_iso,
                 application_id,
+                app_title,
                 str(price),
                 currency,
+                now,
+            ),
+        )
+        quote_id = cursor.lastrowid
+        await cursor.close()
+        quote = await self.get_quote(int(quote_id or 0))
+        assert quote is not None
+        return quote
+
+    async def get_quote(self, quote_id: int) -> Quote | None:
+        row = await self._one("SELECT * FROM quotes WHERE id = ?", (quote_id,))
+        return _quote(row) if row else None
+
+    # orders
+
+    async def insert_order(self, quote: Quote, chat_id: int, now: float) -> tuple[Order, bool]:
+        """The order for a quote, created on the first call only: a quote buys at most once.
+
+        Returns the order and whether this call created it; a repeated Buy gets the same order.
+        """
+        cursor = await self._db.execute(
+            "INSERT INTO orders (quote_id, user_id, chat_id, country_id, country_title,"
+            " country_iso, application_id, app_title, price, currency, status, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(quote_id) DO NOTHING",
+            (
+                quote.id,
+                quote.user_id,
+                chat_id,
+                quote.country_id,
+                quote.country_title,
+                quote.country_iso,
+                quote.application_id,
+                quote.app_title,
+                str(quote.price),
+                quote.currency,
                 OrderStatus.PURCHASING.value,
                 now,
                 now,
             ),
         )
-        order_id = cursor.lastrowid
+        created = cursor.rowcount == 1
         await cursor.close()
-        order = await self.get_order(int(order_id or 0))
-        assert order is not None
-        return order
+        row = await self._one("SELECT * FROM orders WHERE quote_id = ?", (quote.id,))
+        assert row is not None
+        return _order(row), created
 
     async def get_order(self, order_id: int) -> Order | None:
         row = await self._one("SELECT * FROM orders WHERE id = ?", (order_id,))
@@ -240,7 +329,7 @@ class Database:
 
         Returns the updated order, or None when another transition got there first.
         """
-        allowed = {"card_message_id", "number", "price", "request_id", "status", "deadline"}
+        allowed = {"card_message_id", "number", "request_id", "status", "failure", "deadline"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"not order fields: {sorted(unknown)}")
@@ -264,12 +353,24 @@ class Database:
         )
         return [_order(row) for row in rows]
 
-    async def user_orders(self, user_id: int, *, limit: int, offset: int = 0) -> list[Order]:
+    async def user_open_orders(self, user_id: int) -> list[Order]:
+        marks = ", ".join("?" for _ in OPEN_STATUSES)
         rows = await self._all(
-            "SELECT * FROM orders WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
-            (user_id, limit, offset),
+            f"SELECT * FROM orders WHERE user_id = ? AND status IN ({marks}) ORDER BY id",
+            (user_id, *(s.value for s in OPEN_STATUSES)),
         )
         return [_order(row) for row in rows]
+
+    async def recent_choices(self, user_id: int, column: str, limit: int) -> list[int]:
+        """Countries or apps this person bought most recently, newest first."""
+        if column not in ("country_id", "application_id"):
+            raise ValueError(column)
+        rows = await self._all(
+            f"SELECT {column} AS choice FROM orders WHERE user_id = ?"
+            f" GROUP BY {column} ORDER BY MAX(id) DESC LIMIT ?",
+            (user_id, limit),
+        )
+        return [row["choice"] for row in rows]
 
     # codes
 

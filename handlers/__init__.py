@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors, settings, start
+from handlers import errors, orders, pickers, purchase, settings, start
 
 
 def get_routers() -> list[Router]:
@@ -13,5 +13,8 @@ def get_routers() -> list[Router]:
         errors.build_router(),
         start.build_router(),
         settings.build_router(),
+        orders.build_router(),
+        purchase.build_router(),
+        pickers.build_router(),
         errors.build_fallback_router(),
     ]

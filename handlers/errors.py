@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
 from aiogram import Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import CallbackQuery, ErrorEvent
 from aiogram.utils.i18n import gettext as _
 
+from bot.alerts import AdminAlerts, Problem
 from bot.callback_answer import Answer
-from keyboards.menus import main_menu
+from bot.smsman.errors import LowBalance, SmsManError, WrongToken
+from handlers.render import show
+from handlers.texts import unavailable_text
+from keyboards.menus import back_to_menu, main_menu, retry_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +55,37 @@ async def on_stale_button(query: CallbackQuery, answer: Answer) -> None:
         )
 
 
+async def on_provider_error(event: ErrorEvent, alerts: AdminAlerts) -> bool:
+    """SMS-man failed while a screen was being built: say so and offer to repeat the tap."""
+    exc = event.exception
+    log.warning("update %s: provider error: %s", event.update.update_id, exc)
+    if isinstance(exc, LowBalance | WrongToken):
+        await alerts.report(
+            Problem.LOW_BALANCE if isinstance(exc, LowBalance) else Problem.WRONG_TOKEN
+        )
+        text = unavailable_text()
+        markup = back_to_menu()
+    else:
+        text = _("📡 SMS-man is not answering right now. Please try again in a moment.")
+        query = event.update.callback_query
+        markup = retry_keyboard(query.data) if query is not None and query.data else back_to_menu()
+    update = event.update
+    try:
+        if update.callback_query is not None:
+            query = update.callback_query
+            with suppress(TelegramBadRequest):
+                await query.answer()
+            await show(query, text, markup)
+        elif update.message is not None:
+            await update.message.answer(text, reply_markup=markup)
+    except TelegramAPIError as error:
+        log.warning("could not report the provider error: %s", error)
+    return True
+
+
 def build_router() -> Router:
     router = Router(name="errors")
+    router.errors.register(on_provider_error, ExceptionTypeFilter(SmsManError))
     router.errors.register(on_error)
     return router
 

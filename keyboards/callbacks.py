@@ -27,3 +27,45 @@ class MenuCb(CallbackData, prefix="m"):
 
 class LanguageCb(CallbackData, prefix="l"):
     language: Language
+
+
+class OrderAction(IntEnum):
+    SHOW = 0
+    CANCEL = 1
+    RETRY = 2
+
+
+class CountriesCb(CallbackData, prefix="c"):
+    page: int
+
+
+class AppsCb(CallbackData, prefix="a"):
+    country: int
+    page: int
+
+
+class AllAppsCb(CallbackData, prefix="g"):
+    page: int
+
+
+class CheapestCb(CallbackData, prefix="x"):
+    app: int
+    page: int
+
+
+class PriceCb(CallbackData, prefix="p"):
+    country: int
+    app: int
+
+
+class BuyCb(CallbackData, prefix="b"):
+    quote: int
+
+
+class OrderCb(CallbackData, prefix="o"):
+    order: int
+    action: OrderAction
+
+
+class NoopCb(CallbackData, prefix="n"):
+    """The page indicator: a button that only needs its spinner stopped."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -40,4 +41,13 @@ def language_menu(current: str) -> InlineKeyboardMarkup:
         )
     add_menu_button(builder)
     builder.adjust(3, 1)
+    return builder.as_markup()
+
+
+def retry_keyboard(callback_data: str | CallbackData) -> InlineKeyboardMarkup:
+    """Repeat the tap that failed: raw data is the failed button's own, already accepted once."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("🔄 Try again"), callback_data=callback_data)
+    add_menu_button(builder)
+    builder.adjust(1)
     return builder.as_markup()

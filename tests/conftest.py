@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -100,7 +101,9 @@ def run_bot(locales: Path, clock: FakeClock) -> RunBot:
 
     @asynccontextmanager
     async def running(settings: Settings) -> AsyncIterator[Application]:
-        app = await Application.open(settings, clock=clock, locales=locales)
+        app = await Application.open(
+            settings, clock=clock, locales=locales, smsman_timeout=httpx.Timeout(1.0)
+        )
         polling = asyncio.create_task(app.run_polling(handle_signals=False))
         try:
             yield app
@@ -113,6 +116,10 @@ def run_bot(locales: Path, clock: FakeClock) -> RunBot:
 
 
 @pytest.fixture
-async def bot_app(run_bot: RunBot, settings: Settings) -> AsyncIterator[Application]:
+async def bot_app(
+    run_bot: RunBot, settings: Settings, telegram: TelegramEmulator
+) -> AsyncIterator[Application]:
     async with run_bot(settings) as app:
         yield app
+        # Whatever the test did, no tap may be left with a spinning clock.
+        await telegram.wait_until(lambda: not telegram.unanswered_callback_queries())

@@ -8,7 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import MIGRATIONS, Database, OrderStatus
+from bot.storage import MIGRATIONS, Database, OrderStatus, Quote
+
+
+async def quote(db: Database, *, user_id: int, country_id: int, price: Decimal) -> Quote:
+    return await db.insert_quote(
+        user_id=user_id,
+        country_id=country_id,
+        country_title="USA",
+        country_iso="US",
+        application_id=3,
+        app_title="Telegram",
+        price=price,
+        currency="RUB",
+        now=1.0,
+    )
 
 
 async def test_migrates_an_empty_file(tmp_path: Path) -> None:
@@ -28,13 +42,9 @@ async def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -
     path = tmp_path / "bot.sqlite3"
     db = await Database.open(path)
     await db.ensure_user(7, "ru", now=1.0)
-    order = await db.insert_order(
-        user_id=7,
+    order, _created = await db.insert_order(
+        await quote(db, user_id=7, country_id=5, price=Decimal("12.50")),
         chat_id=7,
-        country_id=5,
-        application_id=3,
-        price=Decimal("12.50"),
-        currency="RUB",
         now=2.0,
     )
     await db.close()
@@ -76,13 +86,9 @@ async def test_order_transitions_are_compare_and_set(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "db.sqlite3")
     try:
         await db.ensure_user(1, None, now=0.0)
-        order = await db.insert_order(
-            user_id=1,
+        order, _created = await db.insert_order(
+            await quote(db, user_id=1, country_id=1, price=Decimal("9.90")),
             chat_id=1,
-            country_id=1,
-            application_id=3,
-            price=Decimal("9.90"),
-            currency="RUB",
             now=1.0,
         )
         assert order.status is OrderStatus.PURCHASING
@@ -120,13 +126,9 @@ async def test_codes_are_stored_once_and_tracked_until_delivered(tmp_path: Path)
     db = await Database.open(tmp_path / "db.sqlite3")
     try:
         await db.ensure_user(1, None, now=0.0)
-        order = await db.insert_order(
-            user_id=1,
+        order, _created = await db.insert_order(
+            await quote(db, user_id=1, country_id=1, price=Decimal("1")),
             chat_id=1,
-            country_id=1,
-            application_id=3,
-            price=Decimal("1"),
-            currency="RUB",
             now=1.0,
         )
         first = await db.add_code(order.id, "482913", now=2.0)
@@ -137,5 +139,39 @@ async def test_codes_are_stored_once_and_tracked_until_delivered(tmp_path: Path)
         assert [c.code for c in await db.order_codes(order.id)] == ["482913", "111222"]
         await db.mark_code_delivered(first.id, now=5.0)
         assert [c.id for c in await db.undelivered_codes()] == [second.id]
+    finally:
+        await db.close()
+
+
+async def test_a_quote_buys_at_most_once(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        await db.ensure_user(1, None, now=0.0)
+        offer = await quote(db, user_id=1, country_id=5, price=Decimal("12.50"))
+        first, created = await db.insert_order(offer, chat_id=1, now=2.0)
+        again, created_again = await db.insert_order(offer, chat_id=1, now=3.0)
+        assert created
+        assert not created_again
+        assert again == first
+        assert (first.country_title, first.app_title, first.price) == (
+            "USA",
+            "Telegram",
+            Decimal("12.50"),
+        )
+    finally:
+        await db.close()
+
+
+async def test_recent_choices_newest_first(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        await db.ensure_user(1, None, now=0.0)
+        for country in (5, 1, 5, 7):
+            await db.insert_order(
+                await quote(db, user_id=1, country_id=country, price=Decimal(1)), 1, now=1.0
+            )
+        assert await db.recent_choices(1, "country_id", 2) == [7, 5]
+        with pytest.raises(ValueError, match="price"):
+            await db.recent_choices(1, "price", 2)
     finally:
         await db.close()

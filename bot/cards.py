@@ -1,0 +1,55 @@
+"""The order card: one message per order showing its number, price, codes and time left."""
+
+from __future__ import annotations
+
+from aiogram import html
+from aiogram.utils.i18n import gettext as _
+
+from bot.countries import country_name, flag, format_phone
+from bot.money import format_money
+from bot.storage import Code, Order, OrderStatus
+
+
+def countdown(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def place(order: Order, locale: str) -> str:
+    """'📱 Telegram · 🇺🇸 United States', escaped for HTML."""
+    country = country_name(order.country_iso, order.country_title, locale)
+    return f"<b>{html.quote(order.app_title)}</b> · {flag(order.country_iso)} {html.quote(country)}"
+
+
+def _status(order: Order, now: float) -> str:
+    if order.status is OrderStatus.ACTIVE:
+        left = countdown((order.deadline or now) - now)
+        return _("⏳ Waiting for the SMS… {time} left").format(time=left)
+    if order.status is OrderStatus.CODE_RECEIVED:
+        left = countdown((order.deadline or now) - now)
+        return _("✅ Code received. You can ask for another SMS for {time}.").format(time=left)
+    if order.status is OrderStatus.CANCELLED:
+        return _("❌ Cancelled: the number was released and the money returned.")
+    if order.status is OrderStatus.EXPIRED:
+        return _("⌛ No code arrived in time: the number was released and the money returned.")
+    if order.status is OrderStatus.CLOSED:
+        return _("✔️ Done. Thank you!")
+    if order.status is OrderStatus.PURCHASING:
+        return _("⏳ Buying a number…")
+    return _("⚠️ The purchase did not go through; nothing was charged for it.")
+
+
+def card_text(order: Order, codes: list[Code], now: float, locale: str) -> str:
+    lines = [f"📱 {place(order, locale)}"]
+    if order.number:
+        lines.append(f"☎️ <code>{format_phone(order.number, order.country_iso)}</code>")
+    lines.append(
+        _("💰 Price: <b>{price}</b>").format(price=format_money(order.price, order.currency))
+    )
+    for code in codes:
+        lines.append(_("🔑 Code: <code>{code}</code>").format(code=html.quote(code.code)))
+    lines.append("")
+    lines.append(_status(order, now))
+    return "\n".join(lines)

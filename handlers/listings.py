@@ -1,0 +1,196 @@
+"""The lists people pick from — countries, apps, cheapest offers — and how they are searched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiogram import html
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
+
+from bot.catalog import Catalog, CatalogCountry
+from bot.countries import COUNTRY_ALIASES, country_name, flag
+from bot.money import format_money
+from bot.search import Searchable, app_aliases, search
+from bot.smsman.models import Application
+from bot.storage import Database
+from keyboards.callbacks import (
+    AllAppsCb,
+    AppsCb,
+    CheapestCb,
+    CountriesCb,
+    MenuAction,
+    MenuCb,
+    PriceCb,
+)
+from keyboards.pickers import Item, paginate, picker
+
+COUNTRIES_PER_PAGE = 10
+APPS_PER_PAGE = 8
+RECENT = 3
+FOUND_MAX = 10
+
+
+@dataclass
+class Listing:
+    """Everything a picker screen needs; `keys` runs parallel to `items` for search."""
+
+    screen: str
+    title: str
+    items: list[Item]
+    keys: list[Searchable]
+    per_page: int
+    to_page: Callable[[int], CallbackData]
+    back: CallbackData
+    extra: list[Item] = field(default_factory=list)
+
+    def page(self, number: int) -> tuple[str, InlineKeyboardMarkup]:
+        shown = paginate(self.items, number, self.per_page)
+        markup = picker(shown, to_page=self.to_page, back=self.back, extra=self.extra)
+        if shown.count > 1:
+            return f"{self.title}\n" + _("Page {page} of {pages}.").format(
+                page=shown.number + 1, pages=shown.count
+            ), markup
+        return self.title, markup
+
+    def matches(self, query: str) -> list[Item]:
+        by_key = {key.key: item for key, item in zip(self.keys, self.items, strict=True)}
+        return [by_key[k] for k in search(query, self.keys, exact_wins=True)]
+
+    def found(self, query: str, items: list[Item]) -> tuple[str, InlineKeyboardMarkup]:
+        """A one-page picker of search results; Back returns to the whole list."""
+        shown = paginate(items[:FOUND_MAX], 0, FOUND_MAX)
+        text = ngettext(
+            "🔎 {count} match for “{query}”:", "🔎 {count} matches for “{query}”:", len(items)
+        ).format(count=len(items), query=html.quote(query))
+        if len(items) > FOUND_MAX:
+            text += "\n" + _(
+                "Showing the first {shown}; type more letters to narrow it down."
+            ).format(shown=FOUND_MAX)
+        return text, picker(shown, to_page=self.to_page, back=self.to_page(0))
+
+
+def _country_key(country: CatalogCountry, locale: str) -> Searchable:
+    aliases = COUNTRY_ALIASES.get(country.iso, ()) if country.iso else ()
+    iso = (country.iso.lower(),) if country.iso else ()
+    names = (country.title, country_name(country.iso, country.title, locale))
+    return Searchable(country.id, names, (*iso, *aliases))
+
+
+def _app_key(app: Application) -> Searchable:
+    code = (app.code,) if app.code else ()
+    return Searchable(app.id, (app.title,), (*code, *app_aliases(app.title)))
+
+
+def country_label(country: CatalogCountry, locale: str) -> str:
+    return f"{flag(country.iso)} {country_name(country.iso, country.title, locale)}"
+
+
+def _recent_first(ids: list[int], recent: list[int]) -> list[int]:
+    first = [i for i in recent if i in ids][:RECENT]
+    return first + [i for i in ids if i not in first]
+
+
+async def countries(catalog: Catalog, db: Database, user_id: int, locale: str) -> Listing:
+    known = await catalog.countries()
+    ordered = sorted(
+        known, key=lambda i: country_name(known[i].iso, known[i].title, locale).casefold()
+    )
+    recent = await db.recent_choices(user_id, "country_id", RECENT)
+    ids = _recent_first(ordered, recent)
+    return Listing(
+        screen="countries",
+        title=_("🌍 Choose a country, or type its name:"),
+        items=[Item(country_label(known[i], locale), AppsCb(country=i, page=0)) for i in ids],
+        keys=[_country_key(known[i], locale) for i in ids],
+        per_page=COUNTRIES_PER_PAGE,
+        to_page=lambda page: CountriesCb(page=page),
+        back=MenuCb(action=MenuAction.MAIN),
+    )
+
+
+async def apps(
+    catalog: Catalog, db: Database, user_id: int, locale: str, country_id: int
+) -> Listing | None:
+    """The apps in stock in one country with their prices; None for an unknown country."""
+    country = (await catalog.countries()).get(country_id)
+    if country is None:
+        return None
+    known = await catalog.applications()
+    prices = await catalog.prices(country_id)
+    stocked = sorted(
+        (a for a, p in prices.items() if p.count > 0 and a in known),
+        key=lambda a: known[a].title.casefold(),
+    )
+    recent = await db.recent_choices(user_id, "application_id", RECENT * 3)
+    ids = _recent_first(stocked, recent)
+    title = _("{country}: choose an app, or type its name:").format(
+        country=html.quote(country_label(country, locale))
+    )
+    if not ids:
+        title = _("{country}: no numbers are available right now.").format(
+            country=html.quote(country_label(country, locale))
+        )
+    return Listing(
+        screen=f"apps:{country_id}",
+        title=title,
+        items=[
+            Item(
+                f"{known[a].title} · {format_money(prices[a].cost, catalog.currency)}",
+                PriceCb(country=country_id, app=a),
+            )
+            for a in ids
+        ],
+        keys=[_app_key(known[a]) for a in ids],
+        per_page=APPS_PER_PAGE,
+        to_page=lambda page: AppsCb(country=country_id, page=page),
+        back=CountriesCb(page=0),
+        extra=[Item(_("🌍 Cheapest countries for an app"), AllAppsCb(page=0))],
+    )
+
+
+async def all_apps(catalog: Catalog) -> Listing:
+    known = await catalog.applications()
+    ids = sorted(known, key=lambda a: known[a].title.casefold())
+    return Listing(
+        screen="allapps",
+        title=_("📲 Which app is the number for? Type its name or pick it:"),
+        items=[Item(known[a].title, CheapestCb(app=a, page=0)) for a in ids],
+        keys=[_app_key(known[a]) for a in ids],
+        per_page=APPS_PER_PAGE,
+        to_page=lambda page: AllAppsCb(page=page),
+        back=CountriesCb(page=0),
+    )
+
+
+async def cheapest(catalog: Catalog, locale: str, app_id: int) -> Listing | None:
+    """Countries with this app in stock, cheapest first; None for an unknown app."""
+    app = (await catalog.applications()).get(app_id)
+    if app is None:
+        return None
+    known = await catalog.countries()
+    offers = [p for p in await catalog.cheapest_countries(app_id) if p.country_id in known]
+    title = _("{app}: the cheapest countries with numbers in stock:").format(
+        app=html.quote(app.title)
+    )
+    if not offers:
+        title = _("{app}: no country has numbers right now.").format(app=html.quote(app.title))
+    return Listing(
+        screen=f"cheapest:{app_id}",
+        title=title,
+        items=[
+            Item(
+                f"{country_label(known[p.country_id], locale)} · "
+                f"{format_money(p.cost, catalog.currency)}",
+                PriceCb(country=p.country_id, app=app_id),
+            )
+            for p in offers
+        ],
+        keys=[_country_key(known[p.country_id], locale) for p in offers],
+        per_page=APPS_PER_PAGE,
+        to_page=lambda page: CheapestCb(app=app_id, page=page),
+        back=AllAppsCb(page=0),
+    )

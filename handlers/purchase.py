@@ -1,0 +1,232 @@
+"""The price screen and the Buy tap: a quote, then at most one purchase for it."""
+
+from __future__ import annotations
+
+from aiogram import F, Router, html
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n, ngettext
+from aiogram.utils.i18n import gettext as _
+
+from bot.callback_answer import Answer
+from bot.cards import card_text
+from bot.catalog import Catalog
+from bot.clock import Clock
+from bot.countries import country_name, flag
+from bot.money import format_money
+from bot.orders import OrderService, Outcome, Result
+from bot.storage import Database, Quote
+from handlers.access import BuyersOnly
+from handlers.listings import country_label
+from handlers.render import show
+from handlers.texts import no_access_text, unavailable_text
+from keyboards.callbacks import AppsCb, BuyCb, CheapestCb, OrderAction, OrderCb, PriceCb
+from keyboards.menus import back_to_menu, retry_keyboard
+from keyboards.orders import card_keyboard
+from keyboards.pickers import Item, buttons
+
+
+def price_text(quote: Quote, count: int | None, locale: str) -> str:
+    country = country_name(quote.country_iso, quote.country_title, locale)
+    lines = [
+        f"{flag(quote.country_iso)} <b>{html.quote(country)}</b> · "
+        f"<b>{html.quote(quote.app_title)}</b>",
+        _("💰 Price: <b>{price}</b>").format(price=format_money(quote.price, quote.currency)),
+    ]
+    if count is not None:
+        lines.append(
+            ngettext("📦 {count} number available", "📦 {count} numbers available", count).format(
+                count=count
+            )
+        )
+    return "\n".join(lines)
+
+
+def price_keyboard(quote: Quote) -> InlineKeyboardMarkup:
+    actions = [
+        Item(
+            _("✅ Buy for {price}").format(price=format_money(quote.price, quote.currency)),
+            BuyCb(quote=quote.id),
+        ),
+        Item(
+            _("🌍 Other countries for {app}").format(app=quote.app_title),
+            CheapestCb(app=quote.application_id, page=0),
+        ),
+    ]
+    return buttons(actions, back=AppsCb(country=quote.country_id, page=0))
+
+
+async def show_price(
+    event: Message | CallbackQuery,
+    country_id: int,
+    app_id: int,
+    *,
+    catalog: Catalog,
+    orders: OrderService,
+    locale: str,
+) -> None:
+    """Price, stock and a Buy button bound to a fresh quote of exactly this price."""
+    country = (await catalog.countries()).get(country_id)
+    app = (await catalog.applications()).get(app_id)
+    if country is None or app is None or event.from_user is None:
+        await show(event, _("This offer is not available any more."), back_to_menu())
+        return
+    price = (await catalog.prices(country_id)).get(app_id)
+    if price is None or price.count <= 0:
+        text = _("😔 No numbers for {app} in {country} right now.").format(
+            app=html.quote(app.title), country=html.quote(country_label(country, locale))
+        )
+        suggest = Item(
+            _("🌍 Cheapest countries for {app}").format(app=app.title),
+            CheapestCb(app=app_id, page=0),
+        )
+        await show(event, text, buttons([suggest], back=AppsCb(country=country_id, page=0)))
+        return
+    quote = await orders.quote(event.from_user.id, country, app, price)
+    await show(event, price_text(quote, price.count, locale), price_keyboard(quote))
+
+
+async def on_price(
+    query: CallbackQuery, callback_data: PriceCb, catalog: Catalog, orders: OrderService, i18n: I18n
+) -> None:
+    await show_price(
+        query,
+        callback_data.country,
+        callback_data.app,
+        catalog=catalog,
+        orders=orders,
+        locale=i18n.current_locale,
+    )
+
+
+async def render_result(
+    query: CallbackQuery,
+    result: Result,
+    *,
+    answer: Answer,
+    db: Database,
+    catalog: Catalog,
+    clock: Clock,
+    locale: str,
+) -> None:
+    """One screen per outcome of a purchase, shown in place of the price screen."""
+    outcome, order = result.outcome, result.order
+    if outcome in (Outcome.BOUGHT, Outcome.EXISTING) and order is not None:
+        codes = await db.order_codes(order.id)
+        await show(query, card_text(order, codes, clock(), locale), card_keyboard(order))
+    elif outcome is Outcome.IN_PROGRESS:
+        await answer(_("⏳ Already buying this number…"))
+    elif outcome is Outcome.PRICE_ROSE and order is not None and result.quote is not None:
+        warning = _(
+            "⚠️ The price went up from {old} to {new}, so nothing was bought. Buy at the new price?"
+        ).format(
+            old=format_money(order.price, order.currency),
+            new=format_money(result.quote.price, result.quote.currency),
+        )
+        body = price_text(result.quote, None, locale)
+        await show(query, f"{warning}\n\n{body}", price_keyboard(result.quote))
+    elif outcome is Outcome.NO_NUMBERS and order is not None:
+        text = _("😔 The last {app} numbers in {country} are gone.").format(
+            app=html.quote(order.app_title),
+            country=html.quote(country_name(order.country_iso, order.country_title, locale)),
+        )
+        known = await catalog.countries()
+        items = [
+            Item(
+                f"{country_label(known[p.country_id], locale)} · "
+                f"{format_money(p.cost, order.currency)}",
+                PriceCb(country=p.country_id, app=order.application_id),
+            )
+            for p in result.alternatives
+            if p.country_id in known
+        ]
+        if items:
+            text += "\n" + _("These countries have it in stock, cheapest first:")
+        await show(query, text, buttons(items, back=AppsCb(country=order.country_id, page=0)))
+    elif outcome is Outcome.UNAVAILABLE:
+        await show(
+            query,
+            unavailable_text(),
+            back_to_menu(),
+        )
+    elif outcome is Outcome.PROVIDER_DOWN and order is not None:
+        await show(
+            query,
+            _("📡 SMS-man did not answer, so you got no number. Please try again."),
+            retry_keyboard(OrderCb(order=order.id, action=OrderAction.RETRY)),
+        )
+    elif outcome is Outcome.FORBIDDEN:
+        await show(query, no_access_text(query.from_user.id), back_to_menu())
+    else:
+        await answer(_("This offer is no longer valid."), show_alert=True)
+
+
+async def buying(answer: Answer) -> None:
+    # The provider may take seconds: stop the spinner before asking it.
+    await answer(_("⏳ Buying…"))
+
+
+async def on_buy(
+    query: CallbackQuery,
+    callback_data: BuyCb,
+    orders: OrderService,
+    db: Database,
+    catalog: Catalog,
+    clock: Clock,
+    i18n: I18n,
+    answer: Answer,
+) -> None:
+    message_id = query.message.message_id if query.message else 0
+    result = await orders.buy(
+        query.from_user.id,
+        query.from_user.id,
+        callback_data.quote,
+        message_id,
+        on_purchase=lambda: buying(answer),
+    )
+    await render_result(
+        query,
+        result,
+        answer=answer,
+        db=db,
+        catalog=catalog,
+        clock=clock,
+        locale=i18n.current_locale,
+    )
+
+
+async def on_retry(
+    query: CallbackQuery,
+    callback_data: OrderCb,
+    orders: OrderService,
+    db: Database,
+    catalog: Catalog,
+    clock: Clock,
+    i18n: I18n,
+    answer: Answer,
+) -> None:
+    message_id = query.message.message_id if query.message else 0
+    result = await orders.retry(
+        query.from_user.id,
+        callback_data.order,
+        query.from_user.id,
+        message_id,
+        on_purchase=lambda: buying(answer),
+    )
+    await render_result(
+        query,
+        result,
+        answer=answer,
+        db=db,
+        catalog=catalog,
+        clock=clock,
+        locale=i18n.current_locale,
+    )
+
+
+def build_router() -> Router:
+    router = Router(name="purchase")
+    router.callback_query.middleware(BuyersOnly())
+    router.callback_query.register(on_price, PriceCb.filter())
+    router.callback_query.register(on_buy, BuyCb.filter())
+    router.callback_query.register(on_retry, OrderCb.filter(F.action == OrderAction.RETRY))
+    return router

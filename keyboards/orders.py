@@ -1,0 +1,38 @@
+"""Buttons of an order card and of the list of a person's numbers."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.countries import flag, format_phone
+from bot.storage import Order, OrderStatus
+from keyboards.callbacks import MenuAction, MenuCb, OrderAction, OrderCb
+from keyboards.menus import add_menu_button
+
+
+def card_keyboard(order: Order) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if order.status is OrderStatus.ACTIVE:
+        builder.button(
+            text=_("❌ Cancel"), callback_data=OrderCb(order=order.id, action=OrderAction.CANCEL)
+        )
+    builder.button(text=_("📱 My numbers"), callback_data=MenuCb(action=MenuAction.MY_NUMBERS))
+    add_menu_button(builder)
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def numbers_keyboard(orders: list[Order]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for order in orders:
+        number = format_phone(order.number, order.country_iso) if order.number else "…"
+        builder.button(
+            text=f"{flag(order.country_iso)} {order.app_title} · {number}",
+            callback_data=OrderCb(order=order.id, action=OrderAction.SHOW),
+        )
+    builder.button(text=_("🛒 Buy a number"), callback_data=MenuCb(action=MenuAction.BUY))
+    add_menu_button(builder)
+    builder.adjust(1)
+    return builder.as_markup()
