@@ -59,11 +59,13 @@ async def on_apps(
     i18n: I18n,
     answer: Answer,
 ) -> None:
+    # Prices may have to come from the provider: stop the spinner first.
+    await answer()
     listing = await listings.apps(
         catalog, db, query.from_user.id, i18n.current_locale, callback_data.country
     )
     if listing is None:
-        await answer(_("This country is not offered any more."), show_alert=True)
+        await show(query, _("This country is not offered any more."), back_to_menu())
         return
     await present(query, db, listing, callback_data.page)
 
@@ -82,9 +84,10 @@ async def on_cheapest(
     i18n: I18n,
     answer: Answer,
 ) -> None:
+    await answer()
     listing = await listings.cheapest(catalog, i18n.current_locale, callback_data.app)
     if listing is None:
-        await answer(_("This app is not offered any more."), show_alert=True)
+        await show(query, _("This app is not offered any more."), back_to_menu())
         return
     await present(query, db, listing, callback_data.page)
 

@@ -86,8 +86,14 @@ async def show_price(
 
 
 async def on_price(
-    query: CallbackQuery, callback_data: PriceCb, catalog: Catalog, orders: OrderService, i18n: I18n
+    query: CallbackQuery,
+    callback_data: PriceCb,
+    catalog: Catalog,
+    orders: OrderService,
+    i18n: I18n,
+    answer: Answer,
 ) -> None:
+    await answer()
     await show_price(
         query,
         callback_data.country,

@@ -108,7 +108,9 @@ async def test_cancel_refunds_and_is_idempotent(
     assert order.status is OrderStatus.CANCELLED
 
 
-async def test_pagination_both_ways(telegram: TelegramEmulator, bot_app: Application) -> None:
+async def test_pagination_both_ways(
+    telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application
+) -> None:
     user = telegram.user(ALLOWED_ID, language_code="en")
     await user.send("/start")
     await user.wait_for_text("Hi,")
@@ -117,6 +119,7 @@ async def test_pagination_both_ways(telegram: TelegramEmulator, bot_app: Applica
     countries = [b.text for row in first.buttons[:-2] for b in row]
     assert 8 <= len(countries) <= 10
     assert countries == sorted(countries, key=lambda t: t.split(" ", 1)[1].casefold())
+    provider_calls = len(smsman.calls)
     await (await user.tap("›")).answered()
     second = await user.wait_for_text("Page 2 of")
     assert second.message_id == first.message_id
@@ -125,6 +128,7 @@ async def test_pagination_both_ways(telegram: TelegramEmulator, bot_app: Applica
     back = await user.wait_for_text("Page 1 of")
     assert [b.text for row in back.buttons[:-2] for b in row] == countries
     await (await user.tap("1/")).answered()  # the page indicator only stops the spinner
+    assert len(smsman.calls) == provider_calls, "page flips are served from the cache"
 
 
 async def test_search_one_several_none_and_aliases(
@@ -381,3 +385,18 @@ async def test_my_numbers_lists_active_orders(
     listing = await user.wait_for_text("Your active numbers")
     await (await user.tap("Telegram ·", message=listing)).answered()
     await user.wait_for_text("Waiting for the SMS")
+
+
+async def test_recent_choices_come_first(telegram: TelegramEmulator, bot_app: Application) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    await price_screen(user)
+    await (await user.tap("Buy for")).answered()
+    await user.wait_for_text("Waiting for the SMS")
+    await user.send("/start")
+    await user.wait_for_text("Hi,")
+    await (await user.tap("Buy a number")).answered()
+    countries = await user.wait_for_text("Choose a country")
+    assert "United States" in labels(countries)[0]
+    await (await user.tap("United States", message=countries)).answered()
+    apps = await user.wait_for_text("United States: choose an app")
+    assert labels(apps)[0] == "Telegram · 12.50 ₽"
