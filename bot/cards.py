@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from aiogram import html
 from aiogram.utils.i18n import gettext as _
 
@@ -11,10 +13,8 @@ from bot.storage import Code, Order, OrderStatus
 
 
 def countdown(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    """Whole minutes, rounded up: the card is redrawn about once a minute, not every second."""
+    return _("{minutes} min").format(minutes=max(0, math.ceil(seconds / 60)))
 
 
 def place(order: Order, locale: str) -> str:
@@ -30,12 +30,14 @@ def _status(order: Order, now: float) -> str:
     if order.status is OrderStatus.CODE_RECEIVED:
         left = countdown((order.deadline or now) - now)
         return _("✅ Code received. You can ask for another SMS for {time}.").format(time=left)
+    if order.status is OrderStatus.CANCELLED and order.failure == "used":
+        return _("🚫 Reported as used or banned: the number was released and the money returned.")
     if order.status is OrderStatus.CANCELLED:
         return _("❌ Cancelled: the number was released and the money returned.")
     if order.status is OrderStatus.EXPIRED:
         return _("⌛ No code arrived in time: the number was released and the money returned.")
     if order.status is OrderStatus.CLOSED:
-        return _("✔️ Done. Thank you!")
+        return _("✔️ Done.")
     if order.status is OrderStatus.PURCHASING:
         return _("⏳ Buying a number…")
     return _("⚠️ The purchase did not go through; nothing was charged for it.")

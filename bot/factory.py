@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.i18n import LOCALES_DIR, UserLanguageMiddleware, create_i18n
 from bot.notifier import Notifier
 from bot.orders import OrderService
+from bot.poller import Poller
 from bot.smsman.client import SmsManClient
 from bot.smsman.ratelimit import RateLimiter
 from bot.storage import Database
@@ -61,15 +62,20 @@ def create_dispatcher(
     UserLanguageMiddleware(i18n, db, clock).setup(dp)
     dp.callback_query.middleware(AnswerCallbacks())
     dp.startup.register(_on_startup)
+    dp.shutdown.register(_on_shutdown)
     return dp
 
 
-async def _on_startup(bot: Bot, i18n: I18n, orders: OrderService, notifier: Notifier) -> None:
+async def _on_startup(bot: Bot, i18n: I18n, orders: OrderService, poller: Poller) -> None:
     me = await bot.get_me()
     log.info("bot @%s (id %s) started", me.username, me.id)
     await set_commands(bot, i18n)
-    for order in await orders.resolve_interrupted():
-        await notifier.purchase_interrupted(order)
+    await orders.resolve_interrupted()
+    await poller.start()
+
+
+async def _on_shutdown(poller: Poller) -> None:
+    await poller.stop()
 
 
 @dataclass
@@ -105,7 +111,16 @@ class Application:
         catalog = Catalog(smsman, clock, settings.currency)
         alerts = AdminAlerts(bot, db, i18n, settings.admin_ids, clock)
         orders = OrderService(
-            db=db, smsman=smsman, catalog=catalog, settings=settings, alerts=alerts, clock=clock
+            db=db,
+            smsman=smsman,
+            catalog=catalog,
+            settings=settings,
+            alerts=alerts,
+            notifier=Notifier(bot, db, i18n, clock),
+            clock=clock,
+        )
+        poller = Poller(
+            orders, interval=settings.poll_interval_seconds, rate=settings.smsman_max_rps
         )
         dp = create_dispatcher(
             settings=settings,
@@ -115,7 +130,7 @@ class Application:
             catalog=catalog,
             alerts=alerts,
             orders=orders,
-            notifier=Notifier(bot, db, i18n),
+            poller=poller,
         )
         return cls(settings=settings, http=http, db=db, smsman=smsman, bot=bot, dp=dp)
 

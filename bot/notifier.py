@@ -3,36 +3,107 @@
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram import Bot, html
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+)
 from aiogram.utils.i18n import I18n
 
-from bot.cards import place
-from bot.storage import Database, Order
+from bot.cards import card_text, place
+from bot.clock import Clock
+from bot.countries import format_phone
+from bot.storage import Code, Database, Order
+from keyboards.orders import card_keyboard
 
 log = logging.getLogger(__name__)
 
+NOT_MODIFIED = "message is not modified"
+
+
+class Delivery(StrEnum):
+    """How a push ended: sent, never possible (blocked, chat gone), or worth another try."""
+
+    SENT = "sent"
+    UNDELIVERABLE = "undeliverable"
+    RETRY = "retry"
+
 
 class Notifier:
-    def __init__(self, bot: Bot, db: Database, i18n: I18n) -> None:
+    def __init__(self, bot: Bot, db: Database, i18n: I18n, clock: Clock) -> None:
         self._bot = bot
         self._db = db
         self._i18n = i18n
+        self._clock = clock
 
     async def _locale(self, user_id: int) -> str:
         user = await self._db.get_user(user_id)
         language = user.language if user else None
         return language if language in self._i18n.available_locales else self._i18n.default_locale
 
-    async def purchase_interrupted(self, order: Order) -> None:
-        locale = await self._locale(order.user_id)
-        with self._i18n.use_locale(locale), self._i18n.context():
-            text = self._i18n.gettext(
-                "⚠️ Your purchase of {place} was interrupted by a restart of the bot. "
-                "No number was handed over; please buy again."
-            ).format(place=place(order, locale))
+    async def _send(self, order: Order, text: str) -> Delivery:
         try:
             await self._bot.send_message(order.chat_id, text)
+        except (TelegramForbiddenError, TelegramNotFound) as exc:
+            log.warning("order %s: chat %s unreachable: %s", order.id, order.chat_id, exc)
+            return Delivery.UNDELIVERABLE
         except TelegramAPIError as exc:
-            log.warning("could not tell user %s about order %s: %s", order.user_id, order.id, exc)
+            log.warning("order %s: push to chat %s failed: %s", order.id, order.chat_id, exc)
+            return Delivery.RETRY
+        return Delivery.SENT
+
+    async def push_code(self, order: Order, code: Code) -> Delivery:
+        """A new message, so the phone notifies; the card is redrawn separately."""
+        locale = await self._locale(order.user_id)
+        with self._i18n.context(), self._i18n.use_locale(locale):
+            number = format_phone(order.number or "", order.country_iso)
+            text = self._i18n.gettext("🔑 {app} code: <code>{code}</code> for {number}").format(
+                app=html.quote(order.app_title), code=html.quote(code.code), number=number
+            )
+        return await self._send(order, text)
+
+    async def tell(self, order: Order, event: str) -> Delivery:
+        """A short note about an order event that happened without the person tapping."""
+        locale = await self._locale(order.user_id)
+        with self._i18n.context(), self._i18n.use_locale(locale):
+            where = place(order, locale)
+            _ = self._i18n.gettext
+            texts = {
+                "interrupted": _(
+                    "⚠️ Your purchase of {place} was interrupted by a restart of the bot. "
+                    "No number was handed over; please buy again."
+                ),
+                "expired": _(
+                    "⌛ No code came for {place} in time. The number was released and the money "
+                    "returned."
+                ),
+                "gone": _("⌛ SMS-man ended the order for {place}; it is closed now."),
+            }
+            text = texts[event].format(place=where)
+        return await self._send(order, text)
+
+    async def update_card(self, order: Order) -> None:
+        """Redraw the order's card in place; an unchanged or vanished card is not an error."""
+        if order.card_message_id is None:
+            return
+        locale = await self._locale(order.user_id)
+        codes = await self._db.order_codes(order.id)
+        with self._i18n.context(), self._i18n.use_locale(locale):
+            text = card_text(order, codes, self._clock(), locale)
+            markup = card_keyboard(order)
+        try:
+            await self._bot.edit_message_text(
+                text=text,
+                chat_id=order.chat_id,
+                message_id=order.card_message_id,
+                reply_markup=markup,
+            )
+        except TelegramBadRequest as exc:
+            if NOT_MODIFIED not in exc.message:
+                log.info("order %s: card not updated: %s", order.id, exc.message)
+        except TelegramAPIError as exc:
+            log.info("order %s: card not updated: %s", order.id, exc)

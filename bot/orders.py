@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from bot.alerts import AdminAlerts, Problem
 from bot.catalog import Catalog, CatalogCountry
 from bot.clock import Clock
 from bot.config import Settings
+from bot.notifier import Delivery, Notifier
 from bot.smsman.client import SmsManClient
 from bot.smsman.errors import (
     LowBalance,
@@ -28,6 +31,8 @@ from bot.storage import Database, Order, OrderStatus, Quote
 log = logging.getLogger(__name__)
 
 ALTERNATIVES = 5
+# How often an open order's card is redrawn for its countdown: well inside Telegram's limits.
+CARD_REFRESH = 60.0
 
 
 class Outcome(StrEnum):
@@ -56,6 +61,17 @@ class Result:
     alternatives: list[Price] = field(default_factory=list)
 
 
+class Poll(StrEnum):
+    """What the poller should do with an order after one look at it."""
+
+    AGAIN = "again"
+    BACK_OFF = "back_off"
+    DONE = "done"
+
+
+OrderWatcher = Callable[[Order], None]
+
+
 class OrderService:
     def __init__(
         self,
@@ -65,14 +81,30 @@ class OrderService:
         catalog: Catalog,
         settings: Settings,
         alerts: AdminAlerts,
+        notifier: Notifier,
         clock: Clock,
+        card_refresh: float = CARD_REFRESH,
     ) -> None:
         self._db = db
         self._smsman = smsman
         self._catalog = catalog
         self._settings = settings
         self._alerts = alerts
+        self._notifier = notifier
         self._clock = clock
+        self._card_refresh = card_refresh
+        self._card_drawn: dict[int, float] = {}
+        self._watchers: list[OrderWatcher] = []
+        # The poller and the redelivery loop both push codes; one at a time, none twice.
+        self._delivering = asyncio.Lock()
+
+    def watch(self, watcher: OrderWatcher) -> None:
+        """Be told of every order that starts needing polls (bought, or asked for another SMS)."""
+        self._watchers.append(watcher)
+
+    def _opened(self, order: Order) -> None:
+        for watcher in self._watchers:
+            watcher(order)
 
     async def quote(
         self, user_id: int, country: CatalogCountry, app: Application, price: Price
@@ -150,6 +182,8 @@ class OrderService:
             deadline=now + self._settings.order_timeout_seconds,
         )
         log.info("order %s bought: request %s", order.id, number.request_id)
+        self._card_drawn[bought.id] = now
+        self._opened(bought)
         return Result(Outcome.BOUGHT, bought)
 
     async def retry(
@@ -198,14 +232,155 @@ class OrderService:
         order = await self._db.get_order(order_id)
         return order if order is not None and order.user_id == user_id else None
 
-    async def resolve_interrupted(self) -> list[Order]:
+    async def another_sms(self, user_id: int, order_id: int) -> Result:
+        """Ask the provider to wait for one more SMS on the same number."""
+        order = await self.get(user_id, order_id)
+        if order is None:
+            return Result(Outcome.NOT_FOUND)
+        if order.status is not OrderStatus.CODE_RECEIVED or order.request_id is None:
+            return Result(Outcome.FINISHED, order)
+        try:
+            await self._smsman.set_status(order.request_id, RequestStatus.READY)
+        except RequestNotFound:
+            return await self._finish(order, OrderStatus.CLOSED, Outcome.EXPIRED)
+        self._opened(order)
+        return Result(Outcome.EXISTING, order)
+
+    async def done(self, user_id: int, order_id: int) -> Result:
+        """The person has what they needed: close the request, the charge stays."""
+        order = await self.get(user_id, order_id)
+        if order is None:
+            return Result(Outcome.NOT_FOUND)
+        if order.status is not OrderStatus.CODE_RECEIVED or order.request_id is None:
+            return Result(Outcome.FINISHED, order)
+        # A request the provider finished already ends the same way for the person.
+        with contextlib.suppress(RequestNotFound):
+            await self._smsman.set_status(order.request_id, RequestStatus.CLOSE)
+        return await self._finish(order, OrderStatus.CLOSED, Outcome.FINISHED)
+
+    async def report_used(self, user_id: int, order_id: int) -> Result:
+        """The number is already registered or banned in the app: give it back for a refund."""
+        order = await self.get(user_id, order_id)
+        if order is None:
+            return Result(Outcome.NOT_FOUND)
+        if order.status is not OrderStatus.ACTIVE or order.request_id is None:
+            return Result(
+                Outcome.HAS_CODE if order.status is OrderStatus.CODE_RECEIVED else Outcome.FINISHED,
+                order,
+            )
+        try:
+            await self._smsman.set_status(order.request_id, RequestStatus.USED)
+        except RequestNotFound:
+            return await self._finish(order, OrderStatus.EXPIRED, Outcome.EXPIRED)
+        except WrongStatus:
+            return Result(Outcome.HAS_CODE, order)
+        return await self._finish(order, OrderStatus.CANCELLED, Outcome.CANCELLED, failure="used")
+
+    async def history(self, user_id: int, page: int, per_page: int) -> tuple[list[Order], int]:
+        total = await self._db.user_history_count(user_id)
+        orders = await self._db.user_history(user_id, limit=per_page, offset=page * per_page)
+        return orders, total
+
+    async def resolve_interrupted(self) -> None:
         """Purchases a crash left half-done: no request id was recorded, so none can be used."""
-        failed = []
         for order in await self._db.open_orders():
             if order.status is OrderStatus.PURCHASING:
                 log.warning("order %s was interrupted while buying", order.id)
-                failed.append(await self._fail(order, "interrupted"))
-        return failed
+                await self._notifier.tell(await self._fail(order, "interrupted"), "interrupted")
+
+    async def pollable(self) -> list[Order]:
+        """Orders the poller must watch after a start: every one that has a live request."""
+        return [o for o in await self._db.open_orders() if o.request_id is not None]
+
+    async def poll(self, order_id: int) -> Poll:
+        """One look at an order: fetch its SMS, keep its deadline, redraw its card now and then."""
+        order = await self._db.get_order(order_id)
+        if order is None or order.request_id is None or not order.is_open:
+            self._card_drawn.pop(order_id, None)
+            return Poll.DONE
+        now = self._clock()
+        if order.deadline is not None and now >= order.deadline:
+            return await self._end_of_life(order)
+        try:
+            sms = await self._smsman.get_sms(order.request_id, background=True)
+        except RequestNotFound:
+            return await self._gone(order)
+        except SmsManError as exc:
+            log.warning("order %s: get-sms failed: %s", order.id, exc)
+            if isinstance(exc, WrongToken):
+                await self._alerts.report(Problem.WRONG_TOKEN)
+            return Poll.BACK_OFF
+        if sms.code is not None and await self._db.add_code(order.id, sms.code, now) is not None:
+            log.info("order %s: code received", order.id)
+            received = await self._db.update_order(
+                order.id,
+                expect=(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED),
+                now=now,
+                status=OrderStatus.CODE_RECEIVED,
+            )
+            order = received or order
+            await self.deliver_pending(order.id)
+            await self._draw(order, now)
+        elif now - self._card_drawn.get(order.id, 0.0) >= self._card_refresh:
+            await self._draw(order, now)
+        return Poll.AGAIN
+
+    async def deliver_pending(self, order_id: int | None = None) -> bool:
+        """Push every stored but undelivered code; true when none is left to retry."""
+        async with self._delivering:
+            return await self._deliver(order_id)
+
+    async def _deliver(self, order_id: int | None) -> bool:
+        settled = True
+        for code in await self._db.undelivered_codes():
+            if order_id is not None and code.order_id != order_id:
+                continue
+            order = await self._db.get_order(code.order_id)
+            if order is None:
+                continue
+            delivery = await self._notifier.push_code(order, code)
+            if delivery is Delivery.RETRY:
+                settled = False
+                continue
+            error = "undeliverable" if delivery is Delivery.UNDELIVERABLE else None
+            await self._db.mark_code_delivered(code.id, self._clock(), error)
+        return settled
+
+    async def _draw(self, order: Order, now: float) -> None:
+        self._card_drawn[order.id] = now
+        await self._notifier.update_card(order)
+
+    async def _end_of_life(self, order: Order) -> Poll:
+        """At the deadline a number without a code is rejected (refund); one with a code closed."""
+        assert order.request_id is not None
+        has_code = order.status is OrderStatus.CODE_RECEIVED
+        status = RequestStatus.CLOSE if has_code else RequestStatus.REJECT
+        try:
+            await self._smsman.set_status(order.request_id, status)
+        except RequestNotFound:
+            pass  # Gone at the provider already: expired there, which ends it the same way.
+        except SmsManError as exc:
+            # Keep trying: a number left unrejected would keep the owner's money.
+            log.warning("order %s: %s at the deadline failed: %s", order.id, status.value, exc)
+            return Poll.BACK_OFF
+        final = OrderStatus.CLOSED if has_code else OrderStatus.EXPIRED
+        result = await self._finish(order, final, Outcome.EXPIRED)
+        if result.order is not None and result.outcome is Outcome.EXPIRED:
+            await self._draw(result.order, self._clock())
+            if not has_code:
+                await self._notifier.tell(result.order, "expired")
+        return Poll.DONE
+
+    async def _gone(self, order: Order) -> Poll:
+        """The provider no longer knows the request: it expired or was finished there."""
+        final = (
+            OrderStatus.CLOSED if order.status is OrderStatus.CODE_RECEIVED else OrderStatus.EXPIRED
+        )
+        result = await self._finish(order, final, Outcome.EXPIRED)
+        if result.order is not None and result.outcome is Outcome.EXPIRED:
+            await self._draw(result.order, self._clock())
+            await self._notifier.tell(result.order, "gone")
+        return Poll.DONE
 
     async def _no_numbers(self, order: Order, quote: Quote) -> Result:
         """Tell a price rise (new quote) from an empty shelf (other countries to try)."""
@@ -241,10 +416,19 @@ class OrderService:
             now=self._clock(),
         )
 
-    async def _finish(self, order: Order, status: OrderStatus, outcome: Outcome) -> Result:
+    async def _finish(
+        self, order: Order, status: OrderStatus, outcome: Outcome, failure: str | None = None
+    ) -> Result:
+        fields: dict[str, object] = {"status": status}
+        if failure is not None:
+            fields["failure"] = failure
         done = await self._db.update_order(
-            order.id, expect=(OrderStatus.ACTIVE,), now=self._clock(), status=status
+            order.id,
+            expect=(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED),
+            now=self._clock(),
+            **fields,
         )
+        self._card_drawn.pop(order.id, None)
         if done is None:
             # A concurrent action (a second tap, the poller) finished it first.
             current = await self._db.get_order(order.id)

@@ -76,6 +76,7 @@ MIGRATIONS: tuple[str, ...] = (
         code TEXT NOT NULL,
         received_at REAL NOT NULL,
         delivered_at REAL,
+        delivery_error TEXT,
         UNIQUE(order_id, code)
     );
     """,
@@ -141,6 +142,7 @@ class Code:
     code: str
     received_at: float
     delivered_at: float | None
+    delivery_error: str | None
 
 
 def _order(row: aiosqlite.Row) -> Order:
@@ -161,7 +163,7 @@ def _user(row: aiosqlite.Row) -> User:
 
 
 def _code(row: aiosqlite.Row) -> Code:
-    return Code(row["id"], row["order_id"], row["code"], row["received_at"], row["delivered_at"])
+    return Code(**dict(row))
 
 
 class Database:
@@ -361,6 +363,34 @@ class Database:
         )
         return [_order(row) for row in rows]
 
+    async def user_history(self, user_id: int, *, limit: int, offset: int) -> list[Order]:
+        """Finished orders, newest first; failed purchases are left out (no number was had)."""
+        rows = await self._all(
+            "SELECT * FROM orders WHERE user_id = ? AND status IN (?, ?, ?) "
+            "ORDER BY id DESC LIMIT ? OFFSET ?",
+            (
+                user_id,
+                OrderStatus.CLOSED.value,
+                OrderStatus.CANCELLED.value,
+                OrderStatus.EXPIRED.value,
+                limit,
+                offset,
+            ),
+        )
+        return [_order(row) for row in rows]
+
+    async def user_history_count(self, user_id: int) -> int:
+        row = await self._one(
+            "SELECT COUNT(*) FROM orders WHERE user_id = ? AND status IN (?, ?, ?)",
+            (
+                user_id,
+                OrderStatus.CLOSED.value,
+                OrderStatus.CANCELLED.value,
+                OrderStatus.EXPIRED.value,
+            ),
+        )
+        return int(row[0]) if row else 0
+
     async def recent_choices(self, user_id: int, column: str, limit: int) -> list[int]:
         """Countries or apps this person bought most recently, newest first."""
         if column not in ("country_id", "application_id"):
@@ -398,8 +428,10 @@ class Database:
         rows = await self._all("SELECT * FROM codes WHERE delivered_at IS NULL ORDER BY id", ())
         return [_code(row) for row in rows]
 
-    async def mark_code_delivered(self, code_id: int, now: float) -> None:
+    async def mark_code_delivered(self, code_id: int, now: float, error: str | None = None) -> None:
+        """Done with a code: sent, or given up on for good (`error`, e.g. the bot was blocked)."""
         await self._db.execute(
-            "UPDATE codes SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
-            (now, code_id),
+            "UPDATE codes SET delivered_at = ?, delivery_error = ? "
+            "WHERE id = ? AND delivered_at IS NULL",
+            (now, error, code_id),
         )

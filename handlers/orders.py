@@ -1,20 +1,34 @@
-"""A person's numbers: the list of active orders, one order's card, and Cancel."""
+"""A person's numbers: active orders, one order's card and its actions, and the history."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from aiogram import F, Router, html
 from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.callback_answer import Answer
-from bot.cards import card_text
+from bot.cards import card_text, place
 from bot.clock import Clock
-from bot.orders import OrderService, Outcome
-from bot.storage import Database, Order
+from bot.money import format_money
+from bot.orders import OrderService, Outcome, Result
+from bot.storage import Database, Order, OrderStatus
 from handlers.render import show
-from keyboards.callbacks import MenuAction, MenuCb, OrderAction, OrderCb
+from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb
 from keyboards.orders import card_keyboard, numbers_keyboard
+from keyboards.pickers import Page, picker
+
+HISTORY_PER_PAGE = 5
+STATUS_MARKS = {
+    OrderStatus.CLOSED: "✔️",
+    OrderStatus.CANCELLED: "❌",
+    OrderStatus.EXPIRED: "⌛",
+}
+
+OrderAct = Callable[[int, int], Awaitable[Result]]
 
 
 async def show_card(
@@ -46,7 +60,34 @@ async def on_show(
     await show_card(query, order, db, clock, i18n.current_locale)
 
 
-async def on_cancel(
+async def act_on_order(
+    query: CallbackQuery,
+    order_id: int,
+    act: OrderAct,
+    working: str,
+    *,
+    orders: OrderService,
+    db: Database,
+    clock: Clock,
+    locale: str,
+    answer: Answer,
+) -> None:
+    """Check ownership, stop the spinner, ask the provider, then redraw the card."""
+    if await orders.get(query.from_user.id, order_id) is None:
+        await answer(_("This order is not yours or no longer exists."), show_alert=True)
+        return
+    await answer(working)
+    result = await act(query.from_user.id, order_id)
+    if result.order is None:
+        return
+    if result.outcome is Outcome.HAS_CODE:
+        await query.bot.send_message(  # type: ignore[union-attr]
+            query.from_user.id, _("A code has already arrived, so this number cannot be cancelled.")
+        )
+    await show_card(query, result.order, db, clock, locale)
+
+
+async def on_order_action(
     query: CallbackQuery,
     callback_data: OrderCb,
     orders: OrderService,
@@ -55,24 +96,68 @@ async def on_cancel(
     i18n: I18n,
     answer: Answer,
 ) -> None:
-    if await orders.get(query.from_user.id, callback_data.order) is None:
-        await answer(_("This order is not yours or no longer exists."), show_alert=True)
-        return
-    # Rejecting at the provider may take a moment: stop the spinner first.
-    await answer(_("⏳ Cancelling…"))
-    result = await orders.cancel(query.from_user.id, callback_data.order)
-    if result.order is None:
-        return
-    if result.outcome is Outcome.HAS_CODE:
-        await query.bot.send_message(  # type: ignore[union-attr]
-            query.from_user.id, _("A code has already arrived, so this number cannot be cancelled.")
-        )
-    await show_card(query, result.order, db, clock, i18n.current_locale)
+    acts: dict[OrderAction, tuple[OrderAct, str]] = {
+        OrderAction.CANCEL: (orders.cancel, _("⏳ Cancelling…")),
+        OrderAction.USED: (orders.report_used, _("⏳ Returning the number…")),
+        OrderAction.ANOTHER: (orders.another_sms, _("📩 Waiting for another SMS…")),
+        OrderAction.DONE: (orders.done, _("✅ Closing the order…")),
+    }
+    act, working = acts[callback_data.action]
+    await act_on_order(
+        query,
+        callback_data.order,
+        act,
+        working,
+        orders=orders,
+        db=db,
+        clock=clock,
+        locale=i18n.current_locale,
+        answer=answer,
+    )
+
+
+def history_line(order: Order, codes: list[str], locale: str) -> str:
+    when = datetime.fromtimestamp(order.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+    line = (
+        f"{STATUS_MARKS.get(order.status, '•')} {when} · {place(order, locale)} · "
+        f"{format_money(order.price, order.currency)}"
+    )
+    if codes:
+        line += "\n    🔑 " + ", ".join(f"<code>{html.quote(c)}</code>" for c in codes)
+    return line
+
+
+async def on_history(
+    query: CallbackQuery, callback_data: HistoryCb, orders: OrderService, db: Database, i18n: I18n
+) -> None:
+    page = max(0, callback_data.page)
+    past, total = await orders.history(query.from_user.id, page, HISTORY_PER_PAGE)
+    pages = max(1, -(-total // HISTORY_PER_PAGE))
+    lines = [_("📜 Your past numbers (times in UTC):")]
+    for order in past:
+        codes = [c.code for c in await db.order_codes(order.id)]
+        lines.append(history_line(order, codes, i18n.current_locale))
+    if not past:
+        lines = [_("📜 No past numbers yet.")]
+    markup = picker(
+        Page((), min(page, pages - 1), pages),
+        to_page=lambda p: HistoryCb(page=p),
+        back=MenuCb(action=MenuAction.MY_NUMBERS),
+    )
+    await show(query, "\n\n".join(lines), markup)
 
 
 def build_router() -> Router:
     router = Router(name="orders")
     router.callback_query.register(on_my_numbers, MenuCb.filter(F.action == MenuAction.MY_NUMBERS))
     router.callback_query.register(on_show, OrderCb.filter(F.action == OrderAction.SHOW))
-    router.callback_query.register(on_cancel, OrderCb.filter(F.action == OrderAction.CANCEL))
+    router.callback_query.register(
+        on_order_action,
+        OrderCb.filter(
+            F.action.in_(
+                {OrderAction.CANCEL, OrderAction.USED, OrderAction.ANOTHER, OrderAction.DONE}
+            )
+        ),
+    )
+    router.callback_query.register(on_history, HistoryCb.filter())
     return router

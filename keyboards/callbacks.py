@@ -33,6 +33,9 @@ class OrderAction(IntEnum):
     SHOW = 0
     CANCEL = 1
     RETRY = 2
+    ANOTHER = 3
+    DONE = 4
+    USED = 5
 
 
 class CountriesCb(CallbackData, prefix="c"):
@@ -65,6 +68,10 @@ class BuyCb(CallbackData, prefix="b"):
 class OrderCb(CallbackData, prefix="o"):
     order: int
     action: OrderAction
+
+
+class HistoryCb(CallbackData, prefix="h"):
+    page: int
 
 
 class NoopCb(CallbackData, prefix="n"):

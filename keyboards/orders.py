@@ -8,16 +8,22 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.countries import flag, format_phone
 from bot.storage import Order, OrderStatus
-from keyboards.callbacks import MenuAction, MenuCb, OrderAction, OrderCb
+from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb
 from keyboards.menus import add_menu_button
 
 
 def card_keyboard(order: Order) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
+    actions: list[tuple[str, OrderAction]] = []
     if order.status is OrderStatus.ACTIVE:
-        builder.button(
-            text=_("❌ Cancel"), callback_data=OrderCb(order=order.id, action=OrderAction.CANCEL)
-        )
+        actions = [
+            (_("❌ Cancel"), OrderAction.CANCEL),
+            (_("🚫 Number already used or banned"), OrderAction.USED),
+        ]
+    elif order.status is OrderStatus.CODE_RECEIVED:
+        actions = [(_("📩 Another SMS"), OrderAction.ANOTHER), (_("✅ Done"), OrderAction.DONE)]
+    for text, action in actions:
+        builder.button(text=text, callback_data=OrderCb(order=order.id, action=action))
     builder.button(text=_("📱 My numbers"), callback_data=MenuCb(action=MenuAction.MY_NUMBERS))
     add_menu_button(builder)
     builder.adjust(1)
@@ -33,6 +39,7 @@ def numbers_keyboard(orders: list[Order]) -> InlineKeyboardMarkup:
             callback_data=OrderCb(order=order.id, action=OrderAction.SHOW),
         )
     builder.button(text=_("🛒 Buy a number"), callback_data=MenuCb(action=MenuAction.BUY))
+    builder.button(text=_("📜 History"), callback_data=HistoryCb(page=0))
     add_menu_button(builder)
     builder.adjust(1)
     return builder.as_markup()

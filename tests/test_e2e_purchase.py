@@ -72,7 +72,7 @@ async def test_happy_path_to_a_bought_number(
     assert f"<code>+1 {request.number[1:4]}" in (card.html or "")
     assert "Telegram" in card.text
     assert "Price: 12.50 ₽" in card.text
-    assert "15:00 left" in card.text
+    assert "15 min left" in card.text
     assert any("Cancel" in b.text for row in card.buttons for b in row)
     calls = [c for c in smsman.calls if c.endpoint == "get-number"]
     assert len(calls) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -61,3 +62,34 @@ async def test_concurrent_waiters_get_distinct_slots() -> None:
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateLimiter(0)
+
+
+async def test_interactive_calls_go_before_queued_background_calls() -> None:
+    # Real time here: the point is which waiter wakes first, so sleeping must really yield.
+    limiter = RateLimiter(20)
+    order: list[str] = []
+
+    async def call(name: str, background: bool) -> None:
+        await limiter.acquire(background=background)
+        order.append(name)
+
+    await limiter.acquire()  # the next slot is now taken: every newcomer has to wait
+    polls = [asyncio.create_task(call(f"poll{i}", True)) for i in range(3)]
+    await asyncio.sleep(0)
+    tap = asyncio.create_task(call("tap", False))
+    await asyncio.gather(*polls, tap)
+    assert order[0] == "tap"
+    assert order[1:] == ["poll0", "poll1", "poll2"]
+
+
+async def test_background_calls_keep_the_spacing() -> None:
+    t = FakeTime()
+    limiter = RateLimiter(4, clock=t.clock, sleep=t.sleep)
+    starts: list[float] = []
+    for _ in range(6):
+        await limiter.acquire(background=True)
+        starts.append(t.now)
+        await limiter.acquire()
+        starts.append(t.now)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(gap >= 0.25 - 1e-9 for gap in gaps)

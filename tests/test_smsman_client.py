@@ -34,9 +34,9 @@ class CountingLimiter(RateLimiter):
         super().__init__(10_000)
         self.acquired = 0
 
-    async def acquire(self) -> None:
+    async def acquire(self, *, background: bool = False) -> None:
         self.acquired += 1
-        await super().acquire()
+        await super().acquire(background=background)
 
 
 class FakeClock:

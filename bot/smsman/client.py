@@ -106,8 +106,11 @@ class SmsManClient:
             raise parsing.error_for("get-number", body)
         return parsing.purchased(body, country_id, application_id)
 
-    async def get_sms(self, request_id: int) -> SmsResult:
-        body = await self._read("get-sms", {"request_id": request_id}, check=False)
+    async def get_sms(self, request_id: int, *, background: bool = False) -> SmsResult:
+        """`background` polls yield the rate limit to interactive calls."""
+        body = await self._read(
+            "get-sms", {"request_id": request_id}, check=False, background=background
+        )
         if not isinstance(body, Mapping):
             raise parsing.malformed("get-sms", "not an object")
         # The waiting answer carries error_code but is a normal state, so check it first.
@@ -125,11 +128,13 @@ class SmsManClient:
     async def set_status(self, request_id: int, status: RequestStatus) -> None:
         await self._read("set-status", {"request_id": request_id, "status": status.value})
 
-    async def _read(self, endpoint: str, params: Params, *, check: bool = True) -> Any:
+    async def _read(
+        self, endpoint: str, params: Params, *, check: bool = True, background: bool = False
+    ) -> Any:
         """A call that is safe to repeat: retried with jittered backoff while transient."""
         for attempt in range(1, self._attempts + 1):
             try:
-                body = await self._call(endpoint, params)
+                body = await self._call(endpoint, params, background=background)
             except ProviderUnavailable as exc:
                 if attempt == self._attempts:
                     raise
@@ -144,8 +149,8 @@ class SmsManClient:
             return body
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _call(self, endpoint: str, params: Params) -> Any:
-        await self._limiter.acquire()
+    async def _call(self, endpoint: str, params: Params, *, background: bool = False) -> Any:
+        await self._limiter.acquire(background=background)
         query = {"token": self._token.get_secret_value(), **{k: str(v) for k, v in params.items()}}
         try:
             response = await self._http.get(f"{self._base}/{endpoint}", params=query)

@@ -1,0 +1,144 @@
+"""One scheduler for every open order: polls get-sms on time, fairly, within the rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import random
+from collections.abc import Callable
+
+from bot.orders import OrderService, Poll
+from bot.storage import Order
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 60.0
+STOP_GRACE = 10.0
+
+
+class Poller:
+    """Keeps each open order on a due-time heap and polls the most overdue first.
+
+    Polls run concurrently (the provider's latency must not cap the rate) but at most
+    `concurrency` at once; the shared rate limiter spaces them, so with more orders than the
+    rate allows every order simply waits about `orders / rate` seconds, oldest due first.
+    """
+
+    def __init__(
+        self,
+        orders: OrderService,
+        *,
+        interval: float,
+        rate: float,
+        jitter: float = 0.1,
+        time: Callable[[], float] | None = None,
+    ) -> None:
+        self._orders = orders
+        self._interval = interval
+        self._jitter = jitter
+        self._concurrency = max(1, min(64, int(rate)))
+        self._time = time
+        self._due: list[tuple[float, int]] = []
+        self._scheduled: set[int] = set()
+        self._failures: dict[int, int] = {}
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(self._concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _now(self) -> float:
+        return self._time() if self._time else asyncio.get_running_loop().time()
+
+    def _spread(self, seconds: float) -> float:
+        return seconds * (1 + random.uniform(-self._jitter, self._jitter))
+
+    def schedule(self, order_id: int, delay: float) -> None:
+        if order_id in self._scheduled:
+            return
+        self._scheduled.add(order_id)
+        heapq.heappush(self._due, (self._now() + max(0.0, delay), order_id))
+        self._wake.set()
+
+    def on_order_opened(self, order: Order) -> None:
+        """A new or re-armed order: first look one interval from now."""
+        self._failures.pop(order.id, None)
+        self.schedule(order.id, self._spread(self._interval))
+
+    async def start(self) -> None:
+        self._orders.watch(self.on_order_opened)
+        pending = await self._orders.pollable()
+        # Spread the restored orders over one interval instead of polling them all at once.
+        for order in pending:
+            self.schedule(order.id, random.uniform(0, self._interval))
+        log.info("poller started with %d open orders", len(pending))
+        self._tasks = [
+            asyncio.create_task(self._run(), name="poller"),
+            asyncio.create_task(self._redeliver(), name="redeliver"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._in_flight:
+            # Let polls already talking to the provider finish, so no code read is dropped.
+            _done, late = await asyncio.wait(self._in_flight, timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
+        log.info("poller stopped")
+
+    async def _run(self) -> None:
+        while True:
+            if not self._due:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            due, order_id = self._due[0]
+            delay = due - self._now()
+            if delay > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                continue
+            heapq.heappop(self._due)
+            self._scheduled.discard(order_id)
+            await self._slots.acquire()
+            task = asyncio.create_task(self._poll(order_id))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _poll(self, order_id: int) -> None:
+        try:
+            outcome = await self._orders.poll(order_id)
+        except Exception:
+            log.exception("order %s: poll failed", order_id)
+            outcome = Poll.BACK_OFF
+        finally:
+            self._slots.release()
+        if outcome is Poll.DONE:
+            self._failures.pop(order_id, None)
+            return
+        if outcome is Poll.BACK_OFF:
+            failures = self._failures[order_id] = self._failures.get(order_id, 0) + 1
+            delay = min(MAX_BACKOFF, self._interval * 2**failures)
+        else:
+            self._failures.pop(order_id, None)
+            delay = self._interval
+        self.schedule(order_id, self._spread(delay))
+
+    async def _redeliver(self) -> None:
+        """Codes stored but not yet pushed (Telegram down, a crash) are retried until sent."""
+        every = max(1.0, self._interval)
+        pause = every
+        while True:
+            try:
+                settled = await self._orders.deliver_pending()
+            except Exception:
+                log.exception("redelivery failed")
+                settled = False
+            pause = every if settled else min(MAX_BACKOFF, pause * 2)
+            await asyncio.sleep(pause)
