@@ -20,6 +20,8 @@ from bot.smsman.emulator import SmsManEmulator
 from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 
 SMSMAN_TOKEN = "test-token"
+# The environment variable of every setting, so tests can keep a developer's own out.
+SETTING_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 ADMIN_ID = 1000
 ALLOWED_ID = 2000
 

@@ -11,28 +11,14 @@ import pytest
 from pydantic import ValidationError
 
 from bot.config import Settings
+from tests.conftest import SETTING_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_NAMES = (
-    "BOT_TOKEN",
-    "SMSMAN_TOKEN",
-    "TELEGRAM_API_URL",
-    "SMSMAN_API_URL",
-    "DATABASE_PATH",
-    "ADMIN_IDS",
-    "ALLOWED_USER_IDS",
-    "POLL_INTERVAL_SECONDS",
-    "ORDER_TIMEOUT_SECONDS",
-    "SMSMAN_MAX_RPS",
-    "CURRENCY",
-    "DEFAULT_LOCALE",
-    "LOG_LEVEL",
-)
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ALL_NAMES:
+    for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -130,7 +116,7 @@ def test_blank_token_is_refused() -> None:
 
 
 def run_bot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ALL_NAMES}
+    clean = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     clean["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
         [sys.executable, "-m", "bot"],
@@ -159,3 +145,16 @@ def test_malformed_setting_names_it(tmp_path: Path) -> None:
         line for line in result.stderr.strip().splitlines() if "POLL_INTERVAL_SECONDS" in line
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_setting_names_are_the_documented_ones() -> None:
+    assert set(SETTING_NAMES) == set(
+        "BOT_TOKEN SMSMAN_TOKEN TELEGRAM_API_URL SMSMAN_API_URL DATABASE_PATH ADMIN_IDS "
+        "ALLOWED_USER_IDS POLL_INTERVAL_SECONDS ORDER_TIMEOUT_SECONDS SMSMAN_MAX_RPS CURRENCY "
+        "DEFAULT_LOCALE LOG_LEVEL".split()
+    )
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for name in SETTING_NAMES:
+        assert f"{name}=" in example, f"{name} is missing from .env.example"
+        assert f"`{name}`" in readme, f"{name} is missing from the README"
