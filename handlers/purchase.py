@@ -166,14 +166,9 @@ async def render_result(
         await answer(_("This offer is no longer valid."), show_alert=True)
 
 
-async def buying(answer: Answer) -> None:
-    # The provider may take seconds: stop the spinner before asking it.
-    await answer(_("⏳ Buying…"))
-
-
-async def on_buy(
+async def on_purchase(
     query: CallbackQuery,
-    callback_data: BuyCb,
+    callback_data: BuyCb | OrderCb,
     orders: OrderService,
     db: Database,
     catalog: Catalog,
@@ -181,43 +176,22 @@ async def on_buy(
     i18n: I18n,
     answer: Answer,
 ) -> None:
+    """Buy on a quote, or once more on the terms of a failed order (Try again)."""
+    user_id = query.from_user.id
     message_id = query.message.message_id if query.message else 0
-    result = await orders.buy(
-        query.from_user.id,
-        query.from_user.id,
-        callback_data.quote,
-        message_id,
-        on_purchase=lambda: buying(answer),
-    )
-    await render_result(
-        query,
-        result,
-        answer=answer,
-        db=db,
-        catalog=catalog,
-        clock=clock,
-        locale=i18n.current_locale,
-    )
 
+    async def buying() -> None:
+        # The provider may take seconds: stop the spinner before asking it.
+        await answer(_("⏳ Buying…"))
 
-async def on_retry(
-    query: CallbackQuery,
-    callback_data: OrderCb,
-    orders: OrderService,
-    db: Database,
-    catalog: Catalog,
-    clock: Clock,
-    i18n: I18n,
-    answer: Answer,
-) -> None:
-    message_id = query.message.message_id if query.message else 0
-    result = await orders.retry(
-        query.from_user.id,
-        callback_data.order,
-        query.from_user.id,
-        message_id,
-        on_purchase=lambda: buying(answer),
-    )
+    if isinstance(callback_data, BuyCb):
+        result = await orders.buy(
+            user_id, user_id, callback_data.quote, message_id, on_purchase=buying
+        )
+    else:
+        result = await orders.retry(
+            user_id, callback_data.order, user_id, message_id, on_purchase=buying
+        )
     await render_result(
         query,
         result,
@@ -233,6 +207,6 @@ def build_router() -> Router:
     router = Router(name="purchase")
     router.callback_query.middleware(BuyersOnly())
     router.callback_query.register(on_price, PriceCb.filter())
-    router.callback_query.register(on_buy, BuyCb.filter())
-    router.callback_query.register(on_retry, OrderCb.filter(F.action == OrderAction.RETRY))
+    router.callback_query.register(on_purchase, BuyCb.filter())
+    router.callback_query.register(on_purchase, OrderCb.filter(F.action == OrderAction.RETRY))
     return router

@@ -148,11 +148,21 @@ def test_malformed_setting_names_it(tmp_path: Path) -> None:
 
 
 def test_setting_names_are_the_documented_ones() -> None:
-    assert set(SETTING_NAMES) == set(
-        "BOT_TOKEN SMSMAN_TOKEN TELEGRAM_API_URL SMSMAN_API_URL DATABASE_PATH ADMIN_IDS "
-        "ALLOWED_USER_IDS POLL_INTERVAL_SECONDS ORDER_TIMEOUT_SECONDS SMSMAN_MAX_RPS CURRENCY "
-        "DEFAULT_LOCALE LOG_LEVEL".split()
-    )
+    assert set(SETTING_NAMES) == {
+        "BOT_TOKEN",
+        "SMSMAN_TOKEN",
+        "TELEGRAM_API_URL",
+        "SMSMAN_API_URL",
+        "DATABASE_PATH",
+        "ADMIN_IDS",
+        "ALLOWED_USER_IDS",
+        "POLL_INTERVAL_SECONDS",
+        "ORDER_TIMEOUT_SECONDS",
+        "SMSMAN_MAX_RPS",
+        "CURRENCY",
+        "DEFAULT_LOCALE",
+        "LOG_LEVEL",
+    }
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
     for name in SETTING_NAMES:

@@ -11,6 +11,8 @@ from bot.smsman.emulator import SmsManEmulator
 from bot.storage import OrderStatus
 from tests.conftest import ALLOWED_ID, FakeClock
 from tests.emulators.telegram import ChatMessage, SimUser, TelegramEmulator
+from tests.flows import buy_number as buy
+from tests.flows import labels
 
 USA, TELEGRAM = 5, 3
 
@@ -18,24 +20,6 @@ USA, TELEGRAM = 5, 3
 @pytest.fixture(autouse=True)
 def stock(smsman: SmsManEmulator) -> None:
     smsman.set_stock(USA, TELEGRAM, count=40, cost=Decimal("12.50"))
-
-
-def labels(message: ChatMessage) -> list[str]:
-    return [button.text for row in message.buttons for button in row]
-
-
-async def buy(user: SimUser) -> ChatMessage:
-    """Menu → Buy → USA → Telegram → Buy: the order card."""
-    await user.send("/start")
-    await user.wait_for_text("Hi,")
-    await (await user.tap("Buy a number")).answered()
-    await user.wait_for_text("Choose a country")
-    await user.send("usa")
-    await user.wait_for_text("choose an app")
-    await user.send("telegram")
-    await user.wait_for_text("Price:")
-    await (await user.tap("Buy for")).answered()
-    return await user.wait_for_text("Waiting for the SMS")
 
 
 def pushes(user: SimUser, code: str) -> list[ChatMessage]:

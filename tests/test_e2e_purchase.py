@@ -12,7 +12,8 @@ from bot.factory import Application
 from bot.smsman.emulator import SmsManEmulator
 from bot.storage import Database, OrderStatus
 from tests.conftest import ADMIN_ID, ALLOWED_ID, RunBot, make_settings
-from tests.emulators.telegram import ChatMessage, SimUser, TelegramEmulator
+from tests.emulators.telegram import TelegramEmulator
+from tests.flows import labels, open_usa, price_screen, wait_for_button
 
 USA, RUSSIA, UK, TELEGRAM, WHATSAPP, OTHER_APP = 5, 1, 100, 3, 6, 34
 
@@ -23,32 +24,6 @@ def stock(smsman: SmsManEmulator) -> None:
     smsman.set_stock(USA, TELEGRAM, count=40, cost=Decimal("12.50"))
     smsman.set_stock(USA, OTHER_APP, count=3, cost=Decimal("4.00"))
     smsman.set_stock(RUSSIA, TELEGRAM, count=7, cost=Decimal("9.90"))
-
-
-async def open_usa(user: SimUser) -> None:
-    """Menu → Buy → type the country: the app picker for the USA."""
-    await user.send("/start")
-    await user.wait_for_text("Hi,")
-    await (await user.tap("Buy a number")).answered()
-    await user.wait_for_text("Choose a country")
-    await user.send("usa")
-    await user.wait_for_text("United States: choose an app")
-
-
-def labels(message: ChatMessage) -> list[str]:
-    return [button.text for row in message.buttons for button in row]
-
-
-async def wait_for_button(user: SimUser, text: str) -> ChatMessage:
-    return await user.wait_for_message(
-        lambda m: any(text in label for label in labels(m)), waiting_for=f"a button {text!r}"
-    )
-
-
-async def price_screen(user: SimUser) -> None:
-    await open_usa(user)
-    await user.send("telegram")
-    await wait_for_button(user, "Buy for")
 
 
 async def test_happy_path_to_a_bought_number(

@@ -17,7 +17,8 @@ from babel.messages.pofile import read_po
 from bot.i18n import DOMAIN, LOCALES_DIR
 from bot.smsman.emulator import SmsManEmulator
 from tests.conftest import ALLOWED_ID, SETTING_NAMES, SMSMAN_TOKEN
-from tests.emulators.telegram import DEFAULT_TOKEN, SimUser, TelegramEmulator
+from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
+from tests.flows import buy_number
 
 ROOT = Path(__file__).resolve().parent.parent
 USA, TELEGRAM = 5, 3
@@ -88,19 +89,6 @@ async def polling(telegram: TelegramEmulator, since: int) -> None:
     )
 
 
-async def buy(user: SimUser) -> None:
-    await user.send("/start")
-    await user.wait_for_text("Hi,")
-    await (await user.tap("Buy a number")).answered()
-    await user.wait_for_text("Choose a country")
-    await user.send("usa")
-    await user.wait_for_text("choose an app")
-    await user.send("telegram")
-    await user.wait_for_text("Price:")
-    await (await user.tap("Buy for")).answered()
-    await user.wait_for_text("Waiting for the SMS")
-
-
 async def test_code_arriving_while_the_bot_is_killed_reaches_the_chat(
     start_bot: StartBot, smsman: SmsManEmulator, telegram: TelegramEmulator
 ) -> None:
@@ -108,7 +96,7 @@ async def test_code_arriving_while_the_bot_is_killed_reaches_the_chat(
     user = telegram.user(ALLOWED_ID, language_code="en")
     first = await start_bot()
     await polling(telegram, 0)
-    await buy(user)
+    await buy_number(user)
 
     first.send_signal(signal.SIGKILL)
     assert await first.wait() == -signal.SIGKILL
