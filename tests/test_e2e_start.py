@@ -42,6 +42,12 @@ async def test_commands_are_set_for_every_language(
     default = telegram.my_commands()
     assert default is not None
     assert [c["command"] for c in default] == ["start", "help"]
+    russian = telegram.my_commands(language_code="ru")
+    chinese = telegram.my_commands(language_code="zh")
+    assert russian is not None
+    assert chinese is not None
+    assert [c["description"] for c in russian] == ["Главное меню", "Как работает бот"]
+    assert chinese[0]["description"] == "主菜单"
 
 
 async def test_language_switch_redraws_the_menu(
