@@ -12,9 +12,30 @@ from bot.money import format_money
 from bot.storage import Code, Order, OrderStatus
 
 
+def countdown_hours(seconds: float) -> str:
+    """'5 h 12 min' for waits of hours, falling back to minutes under one hour."""
+    hours, rest = divmod(max(0, math.ceil(seconds / 60)), 60)
+    if not hours:
+        return countdown(seconds)
+    return _("{hours} h {minutes} min").format(hours=hours, minutes=rest)
+
+
 def countdown(seconds: float) -> str:
     """Whole minutes, rounded up: the card is redrawn about once a minute, not every second."""
     return _("{minutes} min").format(minutes=max(0, math.ceil(seconds / 60)))
+
+
+def status_name(status: OrderStatus) -> str:
+    names = {
+        OrderStatus.PURCHASING: _("buying"),
+        OrderStatus.ACTIVE: _("waiting for the SMS"),
+        OrderStatus.CODE_RECEIVED: _("code received"),
+        OrderStatus.CLOSED: _("done"),
+        OrderStatus.CANCELLED: _("cancelled, refunded"),
+        OrderStatus.EXPIRED: _("expired, refunded"),
+        OrderStatus.FAILED: _("not bought"),
+    }
+    return names[status]
 
 
 def place(order: Order, locale: str) -> str:

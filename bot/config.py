@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +11,8 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
+# Parsed from the setting's text, so "0.10" is exactly 0.10 and never a binary float.
+Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 
 
 def _parse_id_list(value: Any) -> Any:
@@ -55,6 +58,16 @@ class Settings(BaseSettings):
     currency: str = Field(default="RUB", pattern=r"^(RUB|USD|EUR)$")
     default_locale: str = Field(default="en", pattern=r"^(en|ru|zh)$")
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    open_to_all: bool = False
+    max_active_orders: int = Field(default=3, ge=1)
+    daily_spend_limit: Money | None = Decimal("500")
+    max_price: Money | None = None
+    low_balance_alert: Money = Decimal("100")
+
+    @field_validator("daily_spend_limit", "max_price", mode="before")
+    @classmethod
+    def _blank_is_unlimited(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("admin_ids", "allowed_user_ids", mode="before")
     @classmethod
@@ -86,5 +99,5 @@ class Settings(BaseSettings):
     def telegram_base_url(self) -> str | None:
         return str(self.telegram_api_url).rstrip("/") if self.telegram_api_url else None
 
-    def can_buy(self, user_id: int) -> bool:
-        return user_id in self.admin_ids or user_id in self.allowed_user_ids
+    def is_admin(self, user_id: int) -> bool:
+        return user_id in self.admin_ids

@@ -16,6 +16,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.utils.i18n import I18n
 
+from bot.access import Access
 from bot.alerts import AdminAlerts
 from bot.callback_answer import AnswerCallbacks
 from bot.catalog import Catalog
@@ -26,6 +27,7 @@ from bot.i18n import LOCALES_DIR, UserLanguageMiddleware, create_i18n
 from bot.notifier import Notifier
 from bot.orders import OrderService
 from bot.poller import Poller
+from bot.provider_float import ProviderFloat
 from bot.smsman.client import SmsManClient
 from bot.smsman.ratelimit import RateLimiter
 from bot.storage import Database
@@ -109,13 +111,17 @@ class Application:
         )
         bot = create_bot(settings)
         catalog = Catalog(smsman, clock, settings.currency)
-        alerts = AdminAlerts(bot, db, i18n, settings.admin_ids, clock)
+        alerts = AdminAlerts(bot, db, i18n, settings.admin_ids, settings.currency, clock)
+        access = Access(db, settings, clock)
+        provider_float = ProviderFloat(smsman, alerts, settings.low_balance_alert, clock)
         orders = OrderService(
             db=db,
             smsman=smsman,
             catalog=catalog,
             settings=settings,
             alerts=alerts,
+            access=access,
+            provider_float=provider_float,
             notifier=Notifier(bot, db, i18n, clock),
             clock=clock,
         )
@@ -131,6 +137,8 @@ class Application:
             alerts=alerts,
             orders=orders,
             poller=poller,
+            access=access,
+            provider_float=provider_float,
         )
         return cls(settings=settings, http=http, db=db, smsman=smsman, bot=bot, dp=dp)
 

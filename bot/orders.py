@@ -10,11 +10,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from bot import limits
+from bot.access import Access
 from bot.alerts import AdminAlerts, Problem
 from bot.catalog import Catalog, CatalogCountry
 from bot.clock import Clock
 from bot.config import Settings
+from bot.limits import Refusal
 from bot.notifier import Delivery, Notifier
+from bot.provider_float import ProviderFloat
 from bot.smsman.client import SmsManClient
 from bot.smsman.errors import (
     LowBalance,
@@ -49,6 +53,8 @@ class Outcome(StrEnum):
     EXPIRED = "expired"
     FINISHED = "finished"
     HAS_CODE = "has_code"
+    LIMIT = "limit"
+    PAUSED = "paused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,7 @@ class Result:
     order: Order | None = None
     quote: Quote | None = None
     alternatives: list[Price] = field(default_factory=list)
+    refusal: Refusal | None = None
 
 
 class Poll(StrEnum):
@@ -81,6 +88,8 @@ class OrderService:
         catalog: Catalog,
         settings: Settings,
         alerts: AdminAlerts,
+        access: Access,
+        provider_float: ProviderFloat,
         notifier: Notifier,
         clock: Clock,
         card_refresh: float = CARD_REFRESH,
@@ -90,6 +99,9 @@ class OrderService:
         self._catalog = catalog
         self._settings = settings
         self._alerts = alerts
+        self._access = access
+        self._float = provider_float
+        self._purchase_lock = asyncio.Lock()
         self._notifier = notifier
         self._clock = clock
         self._card_refresh = card_refresh
@@ -135,15 +147,24 @@ class OrderService:
         `on_purchase` runs just before the provider is asked, i.e. only for the one call that
         actually buys, so the screen can say "buying" while a repeated tap says "already".
         """
-        if not self._settings.can_buy(user_id):
+        if not await self._access.can_buy(user_id):
             return Result(Outcome.FORBIDDEN)
         quote = await self._db.get_quote(quote_id)
         if quote is None or quote.user_id != user_id:
             return Result(Outcome.NOT_FOUND)
-        order, created = await self._db.insert_order(quote, chat_id, self._clock())
-        if not created:
-            busy = order.status is OrderStatus.PURCHASING
-            return Result(Outcome.IN_PROGRESS if busy else Outcome.EXISTING, order)
+        if not await self._float.may_buy(quote.price):
+            return Result(Outcome.PAUSED)
+        # Limits are checked and the order written under one lock: two taps at once on two
+        # different offers cannot both slip under a limit.
+        async with self._purchase_lock:
+            existing = await self._db.order_for_quote(quote.id)
+            if existing is not None:
+                busy = existing.status is OrderStatus.PURCHASING
+                return Result(Outcome.IN_PROGRESS if busy else Outcome.EXISTING, existing)
+            refusal = await self._refusal(user_id, quote)
+            if refusal is not None:
+                return Result(Outcome.LIMIT, refusal=refusal)
+            order, _created = await self._db.insert_order(quote, chat_id, self._clock())
         order = await self._update(
             order, (OrderStatus.PURCHASING,), card_message_id=card_message_id
         )
@@ -158,10 +179,13 @@ class OrderService:
             )
         except NoNumbers:
             return await self._no_numbers(order, quote)
-        except (LowBalance, WrongToken) as exc:
-            await self._fail(order, exc.code or type(exc).__name__)
-            problem = Problem.LOW_BALANCE if isinstance(exc, LowBalance) else Problem.WRONG_TOKEN
-            await self._alerts.report(problem)
+        except LowBalance:
+            await self._fail(order, "balance")
+            await self._float.ran_dry()
+            return Result(Outcome.UNAVAILABLE, order)
+        except WrongToken:
+            await self._fail(order, "wrong_token")
+            await self._alerts.report(Problem.WRONG_TOKEN)
             return Result(Outcome.UNAVAILABLE, order)
         except ProviderUnavailable as exc:
             # The provider may have sold the number without telling us; it will expire unused
@@ -184,7 +208,23 @@ class OrderService:
         log.info("order %s bought: request %s", order.id, number.request_id)
         self._card_drawn[bought.id] = now
         self._opened(bought)
+        await self._float.after_purchase()
         return Result(Outcome.BOUGHT, bought)
+
+    async def _refusal(self, user_id: int, quote: Quote) -> Refusal | None:
+        now = self._clock()
+        admin = self._access.is_admin(user_id)
+        today = await self._db.orders_since(user_id, limits.day_start(now))
+        return limits.check(
+            price=quote.price,
+            open_orders=len(await self._db.user_open_orders(user_id)),
+            spent_today=limits.committed(today),
+            max_active=self._settings.max_active_orders,
+            daily_limit=None if admin else self._settings.daily_spend_limit,
+            max_price=self._settings.max_price,
+            currency=self._settings.currency,
+            now=now,
+        )
 
     async def retry(
         self,
@@ -227,6 +267,10 @@ class OrderService:
 
     async def open_orders(self, user_id: int) -> list[Order]:
         return await self._db.user_open_orders(user_id)
+
+    async def peek(self, order_id: int) -> Order | None:
+        """Any order, for the owner's view."""
+        return await self._db.get_order(order_id)
 
     async def get(self, user_id: int, order_id: int) -> Order | None:
         order = await self._db.get_order(order_id)

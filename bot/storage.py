@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass
 from decimal import Decimal
@@ -70,6 +71,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX orders_by_status ON orders(status);
     CREATE INDEX orders_by_user ON orders(user_id, id);
+    CREATE TABLE access (
+        user_id INTEGER PRIMARY KEY,
+        allowed INTEGER NOT NULL,
+        actor_id INTEGER NOT NULL,
+        changed_at REAL NOT NULL
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        actor_id INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        target_id INTEGER,
+        at REAL NOT NULL
+    );
     CREATE TABLE codes (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         order_id INTEGER NOT NULL REFERENCES orders(id),
@@ -171,6 +185,8 @@ class Database:
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
+        # All coroutines share one connection: explicit transactions must not interleave.
+        self._transaction = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -320,6 +336,10 @@ class Database:
         assert row is not None
         return _order(row), created
 
+    async def order_for_quote(self, quote_id: int) -> Order | None:
+        row = await self._one("SELECT * FROM orders WHERE quote_id = ?", (quote_id,))
+        return _order(row) if row else None
+
     async def get_order(self, order_id: int) -> Order | None:
         row = await self._one("SELECT * FROM orders WHERE id = ?", (order_id,))
         return _order(row) if row else None
@@ -401,6 +421,56 @@ class Database:
             (user_id, limit),
         )
         return [row["choice"] for row in rows]
+
+    async def orders_since(self, user_id: int, since: float) -> list[Order]:
+        rows = await self._all(
+            "SELECT * FROM orders WHERE user_id = ? AND created_at >= ? ORDER BY id",
+            (user_id, since),
+        )
+        return [_order(row) for row in rows]
+
+    async def all_orders(self) -> list[Order]:
+        return [_order(row) for row in await self._all("SELECT * FROM orders ORDER BY id", ())]
+
+    async def code_counts(self) -> dict[int, int]:
+        rows = await self._all("SELECT order_id, COUNT(*) AS n FROM codes GROUP BY order_id", ())
+        return {row["order_id"]: row["n"] for row in rows}
+
+    # access
+
+    async def access_override(self, user_id: int) -> bool | None:
+        """An admin's explicit grant (True) or revocation (False); None when never set."""
+        row = await self._one("SELECT allowed FROM access WHERE user_id = ?", (user_id,))
+        return bool(row["allowed"]) if row else None
+
+    async def set_access(self, user_id: int, allowed: bool, actor_id: int, now: float) -> None:
+        """Grant or revoke, and write it to the audit log in the same transaction."""
+        async with self._transaction:
+            await self._grant(user_id, allowed, actor_id, now)
+
+    async def _grant(self, user_id: int, allowed: bool, actor_id: int, now: float) -> None:
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._db.execute(
+                "INSERT INTO access (user_id, allowed, actor_id, changed_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(user_id) DO UPDATE SET allowed = excluded.allowed,"
+                " actor_id = excluded.actor_id, changed_at = excluded.changed_at",
+                (user_id, int(allowed), actor_id, now),
+            )
+            await self._db.execute(
+                "INSERT INTO audit (actor_id, action, target_id, at) VALUES (?, ?, ?, ?)",
+                (actor_id, "allow" if allowed else "deny", user_id, now),
+            )
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        await self._db.execute("COMMIT")
+
+    async def audit_log(self, limit: int) -> list[tuple[int, str, int | None, float]]:
+        rows = await self._all(
+            "SELECT actor_id, action, target_id, at FROM audit ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [(r["actor_id"], r["action"], r["target_id"], r["at"]) for r in rows]
 
     # codes
 

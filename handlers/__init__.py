@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors, orders, pickers, purchase, settings, start
+from handlers import admin, errors, orders, pickers, purchase, settings, start
 
 
 def get_routers() -> list[Router]:
@@ -12,6 +12,7 @@ def get_routers() -> list[Router]:
     return [
         errors.build_router(),
         start.build_router(),
+        admin.build_router(),
         settings.build_router(),
         orders.build_router(),
         purchase.build_router(),

@@ -9,7 +9,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
-from bot.config import Settings
+from bot.access import Access
 from handlers.render import show
 from handlers.texts import no_access_text
 from keyboards.menus import back_to_menu
@@ -26,9 +26,9 @@ class BuyersOnly(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        settings: Settings = data["settings"]
+        access: Access = data["access"]
         user: User | None = data.get("event_from_user")
-        if user is not None and settings.can_buy(user.id):
+        if user is not None and await access.can_buy(user.id):
             return await handler(event, data)
         user_id = user.id if user else 0
         log.info("user %s without access tried to buy", user_id)

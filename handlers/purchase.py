@@ -8,10 +8,11 @@ from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
 from bot.callback_answer import Answer
-from bot.cards import card_text
+from bot.cards import card_text, countdown_hours
 from bot.catalog import Catalog
 from bot.clock import Clock
 from bot.countries import country_name, flag
+from bot.limits import Limit, Refusal
 from bot.money import format_money
 from bot.orders import OrderService, Outcome, Result
 from bot.storage import Database, Quote
@@ -104,6 +105,28 @@ async def on_price(
     )
 
 
+def refusal_text(refusal: Refusal, now: float) -> str:
+    """Which limit stopped the purchase, and when it frees up."""
+    currency = refusal.currency
+    if refusal.limit is Limit.MAX_PRICE:
+        return _(
+            "⛔ This number costs more than the most one purchase may cost here ({limit})."
+        ).format(limit=format_money(refusal.allowed, currency))
+    if refusal.limit is Limit.ACTIVE_ORDERS:
+        count = int(refusal.allowed)
+        return ngettext(
+            "⛔ You may have {count} active number at a time. Finish or cancel it to buy another.",
+            "⛔ You may have {count} active numbers at a time. "
+            "Finish or cancel one to buy another.",
+            count,
+        ).format(count=count)
+    left = countdown_hours(max(0.0, (refusal.resets_at or now) - now))
+    return _(
+        "⛔ This purchase would take today's spending past your daily limit of {limit}. "
+        "The limit resets at 00:00 UTC, in {time}."
+    ).format(limit=format_money(refusal.allowed, currency), time=left)
+
+
 async def render_result(
     query: CallbackQuery,
     result: Result,
@@ -148,12 +171,10 @@ async def render_result(
         if items:
             text += "\n" + _("These countries have it in stock, cheapest first:")
         await show(query, text, buttons(items, back=AppsCb(country=order.country_id, page=0)))
-    elif outcome is Outcome.UNAVAILABLE:
-        await show(
-            query,
-            unavailable_text(),
-            back_to_menu(),
-        )
+    elif outcome in (Outcome.UNAVAILABLE, Outcome.PAUSED):
+        await show(query, unavailable_text(), back_to_menu())
+    elif outcome is Outcome.LIMIT and result.refusal is not None:
+        await show(query, refusal_text(result.refusal, clock()), back_to_menu())
     elif outcome is Outcome.PROVIDER_DOWN and order is not None:
         await show(
             query,

@@ -74,5 +74,9 @@ class HistoryCb(CallbackData, prefix="h"):
     page: int
 
 
+class AdminOrderCb(CallbackData, prefix="z"):
+    order: int
+
+
 class NoopCb(CallbackData, prefix="n"):
     """The page indicator: a button that only needs its spinner stopped."""

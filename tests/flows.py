@@ -25,11 +25,11 @@ async def open_usa(user: SimUser) -> None:
     await user.wait_for_text("United States: choose an app")
 
 
-async def price_screen(user: SimUser) -> None:
+async def price_screen(user: SimUser) -> ChatMessage:
     """…then type the app: the price screen for Telegram in the USA."""
     await open_usa(user)
     await user.send("telegram")
-    await wait_for_button(user, "Buy for")
+    return await wait_for_button(user, "Buy for")
 
 
 async def buy_number(user: SimUser) -> ChatMessage:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,25 @@ def test_defaults() -> None:
     assert s.order_timeout_seconds == 900
     assert s.smsman_max_rps == 5
     assert (s.currency, s.default_locale, s.log_level) == ("RUB", "en", "INFO")
+    assert not s.open_to_all
+    assert s.max_active_orders == 3
+    assert s.daily_spend_limit == Decimal("500")
+    assert s.max_price is None
+    assert s.low_balance_alert == Decimal("100")
+
+
+def test_money_settings_are_exact_decimals() -> None:
+    s = settings(DAILY_SPEND_LIMIT="0.30", MAX_PRICE="12.10", LOW_BALANCE_ALERT="5")
+    assert (s.daily_spend_limit, s.max_price, s.low_balance_alert) == (
+        Decimal("0.30"),
+        Decimal("12.10"),
+        Decimal("5"),
+    )
+    assert settings(DAILY_SPEND_LIMIT="").daily_spend_limit is None
+    with pytest.raises(ValidationError):
+        settings(MAX_PRICE="-1")
+    with pytest.raises(ValidationError):
+        settings(MAX_ACTIVE_ORDERS="0")
 
 
 @pytest.mark.parametrize("raw", ["1,2,3", "[1,2,3]", " 1 , 2,3 ", "[1, 2, 3]"])
@@ -162,6 +182,11 @@ def test_setting_names_are_the_documented_ones() -> None:
         "CURRENCY",
         "DEFAULT_LOCALE",
         "LOG_LEVEL",
+        "OPEN_TO_ALL",
+        "MAX_ACTIVE_ORDERS",
+        "DAILY_SPEND_LIMIT",
+        "MAX_PRICE",
+        "LOW_BALANCE_ALERT",
     }
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()

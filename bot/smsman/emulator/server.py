@@ -234,6 +234,10 @@ class SmsManEmulator:
         fault = Fault(FaultKind(kind), seconds=seconds, code=code, msg=msg)
         self._faults.add(endpoint, fault, times)
 
+    def clear_faults(self) -> None:
+        """Drop every fault still queued: the provider is healthy again."""
+        self._faults.clear()
+
     def reset(self) -> None:
         """Fresh account, stock and records; no latency, faults or pending automatic SMS."""
         self._state.reset()

@@ -1,0 +1,149 @@
+"""Owner commands: /allow and /deny, /stats, and /orders with a retry for stuck orders."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from aiogram import Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message, TelegramObject, User
+from aiogram.utils.i18n import I18n, ngettext
+from aiogram.utils.i18n import gettext as _
+
+from bot.access import Access
+from bot.callback_answer import Answer
+from bot.cards import place, status_name
+from bot.clock import Clock
+from bot.config import Settings
+from bot.money import format_money
+from bot.orders import OrderService
+from bot.provider_float import ProviderFloat
+from bot.stats import Figures, collect, troubled
+from bot.storage import Database, Order
+from keyboards.callbacks import AdminOrderCb
+from keyboards.pickers import Item, buttons
+
+TOP_USERS = 30
+USAGE_EXAMPLE = "<code>123456789</code>"
+
+
+def admins_only(event: TelegramObject, access: Access, event_from_user: User | None = None) -> bool:
+    return event_from_user is not None and access.is_admin(event_from_user.id)
+
+
+def _target(command: CommandObject) -> int | None:
+    text = (command.args or "").strip()
+    return int(text) if text.lstrip("-").isdigit() and len(text) < 20 else None
+
+
+async def on_allow(message: Message, command: CommandObject, access: Access) -> None:
+    target = _target(command)
+    if target is None:
+        await message.answer(_("Usage: /allow {example}").format(example=USAGE_EXAMPLE))
+        return
+    await access.grant(message.from_user.id, target)  # type: ignore[union-attr]
+    await message.answer(_("✅ User <code>{id}</code> may buy numbers now.").format(id=target))
+    # Someone who never started the bot cannot be told; the grant stands all the same.
+    with suppress(TelegramAPIError):
+        await message.bot.send_message(target, _("✅ You can buy numbers now: /start"))  # type: ignore[union-attr]
+
+
+async def on_deny(message: Message, command: CommandObject, access: Access) -> None:
+    target = _target(command)
+    if target is None:
+        await message.answer(_("Usage: /deny {example}").format(example=USAGE_EXAMPLE))
+        return
+    if access.is_admin(target):
+        await message.answer(_("Admins always may buy; remove the id from ADMIN_IDS instead."))
+        return
+    await access.revoke(message.from_user.id, target)  # type: ignore[union-attr]
+    await message.answer(
+        _("⛔ User <code>{id}</code> may no longer buy numbers.").format(id=target)
+    )
+
+
+def figures_line(figures: Figures, currency: str) -> str:
+    return _(
+        "{orders} · codes {with_code} ({rate:.0%}) · spent {spend} · refunded {refunded} · "
+        "active {active}"
+    ).format(
+        orders=ngettext("{count} order", "{count} orders", figures.orders).format(
+            count=figures.orders
+        ),
+        with_code=figures.with_code,
+        rate=figures.success_rate,
+        spend=format_money(figures.spend, currency),
+        refunded=format_money(figures.refunded, currency),
+        active=figures.active,
+    )
+
+
+async def on_stats(
+    message: Message, db: Database, provider_float: ProviderFloat, settings: Settings
+) -> None:
+    stats = await collect(db)
+    currency = settings.currency
+    balance = await provider_float.balance()
+    lines = [
+        _("📊 <b>Statistics</b>"),
+        _("SMS-man balance: {balance}").format(
+            balance=format_money(balance, currency) if balance is not None else "—"
+        ),
+        _("Total: {figures}").format(figures=figures_line(stats.total, currency)),
+    ]
+    ranked = sorted(stats.users.items(), key=lambda item: item[1].spend, reverse=True)
+    for user_id, figures in ranked[:TOP_USERS]:
+        lines.append(f"👤 <code>{user_id}</code>: {figures_line(figures, currency)}")
+    if len(ranked) > TOP_USERS:
+        lines.append(_("…and {count} more people.").format(count=len(ranked) - TOP_USERS))
+    await message.answer("\n".join(lines))
+
+
+def troubled_line(order: Order, now: float, locale: str) -> str:
+    if order.is_open:
+        why = _("stuck since its deadline")
+    else:
+        why = _("failed: {reason}").format(reason=order.failure or "?")
+    return f"#{order.id} · <code>{order.user_id}</code> · {place(order, locale)} · {why}"
+
+
+async def on_orders(message: Message, db: Database, clock: Clock, i18n: I18n) -> None:
+    now = clock()
+    found = await troubled(db, now)
+    if not found:
+        await message.answer(_("✅ No stuck or failed orders."))
+        return
+    lines = [_("🧯 Orders that need a look:")]
+    lines += [troubled_line(order, now, i18n.current_locale) for order in found[-20:]]
+    retry = [
+        Item(_("🔄 Retry order #{id}").format(id=order.id), AdminOrderCb(order=order.id))
+        for order in found[-20:]
+        if order.is_open
+    ]
+    await message.answer("\n".join(lines), reply_markup=buttons(retry) if retry else None)
+
+
+async def on_retry_order(
+    query: CallbackQuery, callback_data: AdminOrderCb, orders: OrderService, answer: Answer
+) -> None:
+    await answer(_("🔄 Retrying…"))
+    await orders.poll(callback_data.order)
+    order = await orders.peek(callback_data.order)
+    status = status_name(order.status) if order else "?"
+    await query.bot.send_message(  # type: ignore[union-attr]
+        query.from_user.id,
+        _("Order #{id} is now: {status}").format(id=callback_data.order, status=status),
+    )
+
+
+def build_router() -> Router:
+    router = Router(name="admin")
+    router.message.filter(admins_only)
+    router.callback_query.filter(admins_only)
+    router.message.register(on_allow, Command("allow"))
+    router.message.register(on_deny, Command("deny"))
+    router.message.register(on_stats, Command("stats"))
+    router.message.register(on_orders, Command("orders"))
+    router.callback_query.register(on_retry_order, AdminOrderCb.filter())
+    return router
