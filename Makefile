@@ -13,12 +13,16 @@ EMULATOR_PORT ?= 8081
 # The emulator sends a random code this many seconds after each purchase, for trying by hand.
 EMULATOR_SMS_AFTER ?= 15
 
-.PHONY: run test lint typecheck pytest i18n-update locales emulator clean
+.PHONY: run test bench lint typecheck pytest i18n-update locales emulator clean
 
 run: $(STAMP) locales
 	$(PY) -m bot
 
 test: $(STAMP) locales lint typecheck pytest
+
+# Not part of `make test`: each benchmark prints one JSON line, then a human summary.
+bench: $(STAMP) locales
+	$(PY) -m benchmarks
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

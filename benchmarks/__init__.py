@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`: throughput, delivery latency, resume and menu latency."""
