@@ -13,7 +13,14 @@ import pytest
 from bot.factory import Application
 from bot.smsman.emulator import LedgerKind, SmsManEmulator
 from bot.storage import OrderStatus
-from tests.conftest import ADMIN_ID, ALLOWED_ID, FakeClock, RunBot, make_settings
+from tests.conftest import (
+    ADMIN_ID,
+    ALLOWED_ID,
+    FakeClock,
+    RunBot,
+    every_tap_answered,
+    make_settings,
+)
 from tests.emulators.telegram import ChatMessage, SimUser, TelegramEmulator
 from tests.flows import buy_number, labels, price_screen, wait_for_button
 
@@ -42,7 +49,7 @@ async def app(
 ) -> AsyncIterator[Application]:
     async with run_bot(make_settings(tmp_path, smsman, telegram, **overrides)) as running:
         yield running
-        await telegram.wait_until(lambda: not telegram.unanswered_callback_queries())
+        await every_tap_answered(telegram)
 
 
 async def russia_price_screen(user: SimUser) -> ChatMessage:

@@ -282,7 +282,7 @@ async def test_provider_timeout_then_retry(
     await price_screen(user)
     smsman.fail_next("get-number", "timeout", seconds=5)
     await (await user.tap("Buy for")).answered()
-    await user.wait_for_text("did not answer")
+    await user.wait_for_text("could not complete the purchase")
     await (await user.tap("Try again")).answered()
     await user.wait_for_text("Waiting for the SMS")
     orders = await bot_app.db.user_open_orders(ALLOWED_ID)

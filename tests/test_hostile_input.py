@@ -1,0 +1,119 @@
+"""Property tests: random and mutated callback data and texts never crash the bot or buy."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from aiogram.filters.callback_data import CallbackData
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.factory import Application
+from bot.smsman.emulator import SmsManEmulator
+from keyboards.callbacks import (
+    AdminOrderCb,
+    AllAppsCb,
+    AppsCb,
+    BuyCb,
+    CheapestCb,
+    CountriesCb,
+    HistoryCb,
+    LanguageCb,
+    MenuCb,
+    NoopCb,
+    OrderCb,
+    PriceCb,
+)
+from tests.conftest import ALLOWED_ID
+from tests.emulators.telegram import TelegramEmulator
+
+FACTORIES: list[type[CallbackData]] = [
+    MenuCb,
+    LanguageCb,
+    CountriesCb,
+    AppsCb,
+    AllAppsCb,
+    CheapestCb,
+    PriceCb,
+    BuyCb,
+    OrderCb,
+    HistoryCb,
+    AdminOrderCb,
+    NoopCb,
+]
+PREFIXES = ["m", "l", "c", "a", "g", "x", "p", "b", "o", "h", "z", "n"]
+HOSTILE = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+field = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.sampled_from(["", "0", "1", "3", "5", "en", "zh", "-1", "nan", "1e9", "٣", "１"]),
+    st.text(max_size=8).filter(lambda s: ":" not in s),
+)
+mutated = st.builds(
+    lambda prefix, fields: ":".join([prefix, *fields]),
+    st.sampled_from(PREFIXES),
+    st.lists(field, max_size=4),
+)
+callback_data = st.one_of(mutated, st.text(min_size=1, max_size=30)).filter(
+    lambda s: 0 < len(s.encode()) <= 64
+)
+
+
+def understood(data: str) -> bool:
+    for factory in FACTORIES:
+        try:
+            factory.unpack(data)
+        except (TypeError, ValueError):
+            continue
+        return True
+    return False
+
+
+@pytest.fixture
+def errors(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.ERROR)
+    return caplog
+
+
+@HOSTILE
+@given(data=callback_data)
+async def test_hostile_callback_data(
+    telegram: TelegramEmulator,
+    smsman: SmsManEmulator,
+    bot_app: Application,
+    errors: pytest.LogCaptureFixture,
+    data: str,
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    if not user.bot_messages:
+        await user.send("/start")
+        await user.wait_for_text("Hi,")
+    before = len(smsman.calls)
+    tap = await user.tap_data(data, message=user.bot_messages[0])
+    await tap.answered(timeout=10)
+    if not understood(data):
+        assert len(smsman.calls) == before, f"{data!r} reached the provider"
+    assert not any(c.endpoint == "get-number" for c in smsman.calls[before:]), data
+    assert not errors.records, errors.text
+
+
+@HOSTILE
+@given(text=st.text(min_size=1, max_size=200).filter(lambda s: s.strip()))
+async def test_hostile_texts(
+    telegram: TelegramEmulator,
+    smsman: SmsManEmulator,
+    bot_app: Application,
+    errors: pytest.LogCaptureFixture,
+    text: str,
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    replies = len(user.bot_messages)
+    await user.send(text)
+    await user.wait_for(lambda u: len(u.bot_messages) > replies, timeout=10)
+    assert not any(c.endpoint == "get-number" for c in smsman.calls)
+    assert not errors.records, errors.text
