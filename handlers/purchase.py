@@ -178,7 +178,10 @@ async def render_result(
     elif outcome is Outcome.PROVIDER_DOWN and order is not None:
         await show(
             query,
-            _("📡 SMS-man could not complete the purchase, so you got no number. Please try again."),
+            _(
+                "📡 SMS-man could not complete the purchase, so you got no number. "
+                "Please try again."
+            ),
             retry_keyboard(OrderCb(order=order.id, action=OrderAction.RETRY)),
         )
     elif outcome is Outcome.FORBIDDEN:
