@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,7 +17,9 @@ from babel.messages.pofile import read_po
 
 from bot.i18n import DOMAIN, LOCALES_DIR
 from bot.smsman.emulator import SmsManEmulator
-from tests.conftest import ALLOWED_ID, SETTING_NAMES, SMSMAN_TOKEN
+from bot.stats import collect
+from bot.storage import Database, Order
+from tests.conftest import ALLOWED_ID, SETTING_NAMES, SMSMAN_TOKEN, FakeClock
 from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 from tests.flows import buy_number
 
@@ -25,7 +28,19 @@ USA, TELEGRAM = 5, 3
 # aiogram alone takes several seconds to import on a busy machine.
 START_TIMEOUT = 60.0
 
-StartBot = Callable[[], Awaitable[asyncio.subprocess.Process]]
+StartBot = Callable[..., Awaitable[asyncio.subprocess.Process]]
+
+
+@pytest.fixture
+def provider_clock() -> FakeClock:
+    return FakeClock(0.0)
+
+
+@pytest.fixture
+async def smsman(provider_clock: FakeClock) -> AsyncIterator[SmsManEmulator]:
+    """The provider's own clock is the test's, so its requests expire when the test says."""
+    async with SmsManEmulator(token=SMSMAN_TOKEN, lifetime=600, clock=provider_clock) as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -61,9 +76,15 @@ async def start_bot(
     processes: list[asyncio.subprocess.Process] = []
     log = (tmp_path / "bot.log").open("ab")
 
-    async def start() -> asyncio.subprocess.Process:
+    async def start(**overrides: str) -> asyncio.subprocess.Process:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=tmp_path, env=env, stdout=log, stderr=log
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env={**env, **overrides},
+            stdout=log,
+            stderr=log,
         )
         processes.append(process)
         return process
@@ -113,3 +134,108 @@ async def test_code_arriving_while_the_bot_is_killed_reaches_the_chat(
 
     second.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(second.wait(), 20) == 0, "SIGTERM is a clean exit"
+
+
+SOAK_USERS = [ALLOWED_ID + n for n in range(10)]
+SOAK_ORDERS = 30
+KILL_AFTER = {4, 10, 16, 22, 27}
+SOAK_TIMEOUT = 12.0
+
+
+async def restart(
+    start_bot: StartBot, telegram: TelegramEmulator, env: dict[str, str]
+) -> asyncio.subprocess.Process:
+    since = len(telegram.calls)
+    process = await start_bot(**env)
+    await polling(telegram, since)
+    return process
+
+
+async def settled(path: Path, deadline: float) -> list[Order]:
+    """The orders once none is open any more, read from the file the bot process writes."""
+    loop = asyncio.get_running_loop()
+    db = await Database.open(path)
+    try:
+        while True:
+            orders = await db.all_orders()
+            if all(not o.is_open for o in orders) or loop.time() > deadline:
+                return orders
+            await asyncio.sleep(0.2)
+    finally:
+        await db.close()
+
+
+async def test_soak_with_random_kills(
+    tmp_path: Path,
+    start_bot: StartBot,
+    smsman: SmsManEmulator,
+    telegram: TelegramEmulator,
+    provider_clock: FakeClock,
+) -> None:
+    """30 purchases, SMS throughout, SIGKILL at random moments five times: every code reaches
+    its own chat exactly once, every order ends after its deadline, and the books balance."""
+    rng = random.Random(20261127)
+    for country in (USA, 1):
+        smsman.set_stock(country, TELEGRAM, count=100, cost=Decimal("12.50"))
+    env = {
+        "ALLOWED_USER_IDS": ",".join(map(str, SOAK_USERS)),
+        "ORDER_TIMEOUT_SECONDS": str(SOAK_TIMEOUT),
+        "POLL_INTERVAL_SECONDS": "0.2",
+        "DAILY_SPEND_LIMIT": "",
+    }
+    users = [telegram.user(uid, first_name=f"U{uid}", language_code="en") for uid in SOAK_USERS]
+    sent: dict[int, str] = {}
+    owner: dict[int, int] = {}
+    deliveries: list[asyncio.Task[None]] = []
+
+    async def deliver_later(request_id: int, code: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        smsman.deliver_sms(request_id, code)
+        sent[request_id] = code
+
+    process = await restart(start_bot, telegram, env)
+    processes_started = 1
+    for n in range(SOAK_ORDERS):
+        user = users[n % len(users)]
+        await buy_number(user)
+        request = smsman.requests[-1]
+        owner[request.request_id] = user.id
+        if rng.random() < 0.7:
+            code = f"{100000 + n * 7919 % 900000}"
+            deliveries.append(
+                asyncio.create_task(deliver_later(request.request_id, code, rng.uniform(0, 3)))
+            )
+        if n in KILL_AFTER:
+            # A random moment: codes are arriving, polls and pushes are under way.
+            await asyncio.sleep(rng.uniform(0, 1.5))
+            process.kill()
+            await process.wait()
+            await asyncio.sleep(rng.uniform(0, 1))
+            process = await restart(start_bot, telegram, env)
+            processes_started += 1
+    await asyncio.gather(*deliveries)
+    assert processes_started == 6
+
+    for request_id, code in sent.items():
+        await telegram.user(owner[request_id]).wait_for_text(
+            f"code: {code} for", timeout=30, fresh=False
+        )
+    loop = asyncio.get_running_loop()
+    orders = await settled(tmp_path / "bot.sqlite3", loop.time() + 60)
+    assert all(not o.is_open for o in orders), [o for o in orders if o.is_open]
+
+    for request_id, code in sent.items():
+        for user in users:
+            pushes = [m for m in user.bot_messages if f"code: {code} for" in m.text]
+            assert len(pushes) == (1 if user.id == owner[request_id] else 0), (code, user.id)
+
+    # Requests the provider still holds (none should remain) expire and are refunded there.
+    provider_clock.advance(601)
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        figures = (await collect(db)).total
+    finally:
+        await db.close()
+    assert figures.orders == len(smsman.requests) == SOAK_ORDERS
+    assert figures.spend == smsman.spent
+    assert figures.with_code == len(sent)
