@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from bot import limits
 from bot.access import Access
@@ -73,7 +74,15 @@ class Poll(StrEnum):
 
     AGAIN = "again"
     BACK_OFF = "back_off"
+    IDLE = "idle"
     DONE = "done"
+
+
+class Next(NamedTuple):
+    """The poller's next step for an order; `after` is the wait for IDLE, in seconds."""
+
+    action: Poll
+    after: float = 0.0
 
 
 OrderWatcher = Callable[[Order], None]
@@ -107,6 +116,8 @@ class OrderService:
         self._card_refresh = card_refresh
         self._card_drawn: dict[int, float] = {}
         self._watchers: list[OrderWatcher] = []
+        # Orders with a code whose person asked for another SMS: only these need get-sms.
+        self._rearmed: set[int] = set()
         # The poller and the redelivery loop both push codes; one at a time, none twice.
         self._delivering = asyncio.Lock()
 
@@ -287,6 +298,7 @@ class OrderService:
             await self._smsman.set_status(order.request_id, RequestStatus.READY)
         except RequestNotFound:
             return await self._finish(order, OrderStatus.CLOSED, Outcome.EXPIRED)
+        self._rearmed.add(order.id)
         self._opened(order)
         return Result(Outcome.EXISTING, order)
 
@@ -334,26 +346,37 @@ class OrderService:
 
     async def pollable(self) -> list[Order]:
         """Orders the poller must watch after a start: every one that has a live request."""
-        return [o for o in await self._db.open_orders() if o.request_id is not None]
+        orders = [o for o in await self._db.open_orders() if o.request_id is not None]
+        # Whether someone asked for another SMS before the restart is unknown: look anyway.
+        self._rearmed.update(o.id for o in orders if o.status is OrderStatus.CODE_RECEIVED)
+        return orders
 
-    async def poll(self, order_id: int) -> Poll:
+    async def poll(self, order_id: int) -> Next:
         """One look at an order: fetch its SMS, keep its deadline, redraw its card now and then."""
         order = await self._db.get_order(order_id)
         if order is None or order.request_id is None or not order.is_open:
             self._card_drawn.pop(order_id, None)
-            return Poll.DONE
+            self._rearmed.discard(order_id)
+            return Next(Poll.DONE)
         now = self._clock()
         if order.deadline is not None and now >= order.deadline:
-            return await self._end_of_life(order)
+            return Next(await self._end_of_life(order))
+        if order.status is OrderStatus.CODE_RECEIVED and order.id not in self._rearmed:
+            # Nothing new can arrive before the person asks for another SMS: no provider call,
+            # only the card's countdown and the deadline to keep.
+            if now - self._card_drawn.get(order.id, 0.0) >= self._card_refresh:
+                await self._draw(order, now)
+            left = (order.deadline or now) - now
+            return Next(Poll.IDLE, min(self._card_refresh, left))
         try:
             sms = await self._smsman.get_sms(order.request_id, background=True)
         except RequestNotFound:
-            return await self._gone(order)
+            return Next(await self._gone(order))
         except SmsManError as exc:
             log.warning("order %s: get-sms failed: %s", order.id, exc)
             if isinstance(exc, WrongToken):
                 await self._alerts.report(Problem.WRONG_TOKEN)
-            return Poll.BACK_OFF
+            return Next(Poll.BACK_OFF)
         if sms.code is not None and await self._db.add_code(order.id, sms.code, now) is not None:
             log.info("order %s: code received", order.id)
             received = await self._db.update_order(
@@ -363,11 +386,12 @@ class OrderService:
                 status=OrderStatus.CODE_RECEIVED,
             )
             order = received or order
+            self._rearmed.discard(order.id)
             await self.deliver_pending(order.id)
             await self._draw(order, now)
         elif now - self._card_drawn.get(order.id, 0.0) >= self._card_refresh:
             await self._draw(order, now)
-        return Poll.AGAIN
+        return Next(Poll.AGAIN)
 
     async def deliver_pending(self, order_id: int | None = None) -> bool:
         """Push every stored but undelivered code; true when none is left to retry."""

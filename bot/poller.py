@@ -9,7 +9,7 @@ import logging
 import random
 from collections.abc import Callable
 
-from bot.orders import OrderService, Poll
+from bot.orders import Next, OrderService, Poll
 from bot.storage import Order
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ class Poller:
         self._concurrency = max(1, min(64, int(rate)))
         self._time = time
         self._due: list[tuple[float, int]] = []
-        self._scheduled: set[int] = set()
+        # The one due time that counts per order; heap entries that disagree are stale.
+        self._due_at: dict[int, float] = {}
         self._failures: dict[int, int] = {}
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(self._concurrency)
@@ -54,11 +55,19 @@ class Poller:
     def _spread(self, seconds: float) -> float:
         return seconds * (1 + random.uniform(-self._jitter, self._jitter))
 
+    @property
+    def watched(self) -> int:
+        """How many orders are waiting for their next look."""
+        return len(self._due_at)
+
     def schedule(self, order_id: int, delay: float) -> None:
-        if order_id in self._scheduled:
+        """Look at the order after `delay`, unless it is already due sooner."""
+        due = self._now() + max(0.0, delay)
+        current = self._due_at.get(order_id)
+        if current is not None and current <= due:
             return
-        self._scheduled.add(order_id)
-        heapq.heappush(self._due, (self._now() + max(0.0, delay), order_id))
+        self._due_at[order_id] = due
+        heapq.heappush(self._due, (due, order_id))
         self._wake.set()
 
     def on_order_opened(self, order: Order) -> None:
@@ -93,6 +102,8 @@ class Poller:
 
     async def _run(self) -> None:
         while True:
+            while self._due and self._due_at.get(self._due[0][1]) != self._due[0][0]:
+                heapq.heappop(self._due)
             if not self._due:
                 self._wake.clear()
                 await self._wake.wait()
@@ -105,7 +116,7 @@ class Poller:
                     await asyncio.wait_for(self._wake.wait(), delay)
                 continue
             heapq.heappop(self._due)
-            self._scheduled.discard(order_id)
+            del self._due_at[order_id]
             await self._slots.acquire()
             task = asyncio.create_task(self._poll(order_id))
             self._in_flight.add(task)
@@ -116,13 +127,17 @@ class Poller:
             outcome = await self._orders.poll(order_id)
         except Exception:
             log.exception("order %s: poll failed", order_id)
-            outcome = Poll.BACK_OFF
+            outcome = Next(Poll.BACK_OFF)
         finally:
             self._slots.release()
-        if outcome is Poll.DONE:
+        if outcome.action is Poll.DONE:
             self._failures.pop(order_id, None)
             return
-        if outcome is Poll.BACK_OFF:
+        if outcome.action is Poll.IDLE:
+            self._failures.pop(order_id, None)
+            self.schedule(order_id, outcome.after)
+            return
+        if outcome.action is Poll.BACK_OFF:
             failures = self._failures[order_id] = self._failures.get(order_id, 0) + 1
             delay = min(MAX_BACKOFF, self._interval * 2**failures)
         else:

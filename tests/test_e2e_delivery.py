@@ -57,9 +57,34 @@ async def test_same_code_is_pushed_once(
     request_id = smsman.requests[0].request_id
     smsman.deliver_sms(request_id, "111222")
     await user.wait_for_text("code: 111222")
+    card = await user.wait_for_message(lambda m: "Another SMS" in " ".join(labels(m)))
+    await (await user.tap("Another SMS", message=card)).answered()
     seen = len([c for c in smsman.calls if c.endpoint == "get-sms"])
-    await smsman.wait_for_calls("get-sms", seen + 5)
+    smsman.deliver_sms(request_id, "111222")
+    await smsman.wait_for_calls("get-sms", seen + 3)
+    smsman.deliver_sms(request_id, "333444")
+    await user.wait_for_text("code: 333444")
     assert len(pushes(user, "111222")) == 1
+
+
+async def test_no_polls_after_a_code_until_another_sms(
+    telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    await buy(user)
+    first = smsman.requests[0].request_id
+    smsman.deliver_sms(first, "121212")
+    await user.wait_for_text("code: 121212")
+    await buy(user)
+    calls = len(smsman.calls)
+    await smsman.wait_for_calls(
+        "get-sms", len([c for c in smsman.calls if c.endpoint == "get-sms"]) + 5
+    )
+    assert not [
+        c
+        for c in smsman.calls[calls:]
+        if c.endpoint == "get-sms" and c.params["request_id"] == str(first)
+    ], "a number with a code is not polled until someone asks for another SMS"
 
 
 async def test_another_sms_brings_a_second_code(
