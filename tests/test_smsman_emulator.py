@@ -18,9 +18,13 @@ from bot.smsman.emulator import (
     APPLICATIONS,
     CONTROL_ENDPOINTS,
     COUNTRIES,
+    Application,
+    Catalog,
+    Country,
     EmulatorState,
     FaultKind,
     LedgerKind,
+    Offer,
     RequestStatus,
     SmsManEmulator,
 )
@@ -866,6 +870,22 @@ def test_state_checks_its_arguments() -> None:
         state.set_stock(1, 3, cost=Decimal(-1))
 
 
+def test_requests_bought_at_different_times_expire_at_their_own_time(
+    clock: FakeClock,
+) -> None:
+    state = EmulatorState(balance=Decimal(100), lifetime=10, clock=clock)
+    first = state.buy(RU, TG)
+    clock.advance(4)
+    second = state.buy(RU, TG)
+    clock.advance(6)
+    assert [r.status for r in state.requests] == [RequestStatus.EXPIRED, RequestStatus.WAITING]
+    clock.advance(3.9)
+    assert state.active_request(second.request_id) is second
+    clock.advance(0.1)
+    assert [r.status for r in state.requests] == [RequestStatus.EXPIRED] * 2
+    assert (first.finished_at, second.finished_at) == (1010.0, 1014.0)
+
+
 def test_state_balance_override_settles_due_refunds_first(clock: FakeClock) -> None:
     state = EmulatorState(balance=Decimal(100), lifetime=10, clock=clock)
     state.buy(RU, TG)
@@ -890,6 +910,38 @@ def test_catalog() -> None:
 
 def _all_pairs() -> list[tuple[int, int]]:
     return [(c, a) for c in COUNTRIES for a in APPLICATIONS]
+
+
+async def test_custom_catalog(clock: FakeClock) -> None:
+    atlantis = Country(7, "Atlantis", "at", "999", 9, "5")
+    zorvex = Application(500, "Zorvex", "zx")
+    catalog = Catalog({7: atlantis}, {500: zorvex}, {(7, 500): Offer(Decimal("2.00"), 3)})
+    async with (
+        SmsManEmulator(token=TOKEN, clock=clock, catalog=catalog) as emulator,
+        httpx.AsyncClient(base_url=emulator.control_url, timeout=5.0, verify=TLS) as http,
+    ):
+        assert await call(http, "countries") == {
+            "7": {"id": "7", "title": "Atlantis", "code": "at"}
+        }
+        assert await call(http, "applications") == {
+            "500": {"id": "500", "title": "Zorvex", "code": "zx"}
+        }
+        assert await call(http, "get-prices", country_id=7) == {
+            "500": {"application_id": "500", "country_id": "7", "cost": "2.00", "count": 3}
+        }
+        await buy(http, 7, 500)
+        assert emulator.requests[0].number.startswith("9995")
+        refused = await call(http, "get-number", country_id=RU, application_id=TG)
+        assert refused["error_code"] == "wrong_country_id"
+        with pytest.raises(ValueError, match="no country"):
+            emulator.set_stock(RU, TG, 1)
+        emulator.reset()
+        assert emulator.offer(7, 500) == Offer(Decimal("2.00"), 3)
+
+
+def test_catalog_refuses_offers_for_unknown_pairs() -> None:
+    with pytest.raises(ValueError, match="unknown pair"):
+        Catalog(COUNTRIES, APPLICATIONS, {(999, TG): Offer(Decimal(1), 1)})
 
 
 # Command line

@@ -181,3 +181,20 @@ def _default_offers() -> dict[tuple[int, int], Offer]:
 
 # Pairs missing here are not offered at all; pairs with count 0 are offered but sold out.
 DEFAULT_OFFERS: Mapping[tuple[int, int], Offer] = MappingProxyType(_default_offers())
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What an emulator sells: its countries, its applications and the offers it starts with."""
+
+    countries: Mapping[int, Country]
+    applications: Mapping[int, Application]
+    offers: Mapping[tuple[int, int], Offer]
+
+    def __post_init__(self) -> None:
+        for country_id, application_id in self.offers:
+            if country_id not in self.countries or application_id not in self.applications:
+                raise ValueError(f"offer for unknown pair ({country_id}, {application_id})")
+
+
+DEFAULT_CATALOG = Catalog(COUNTRIES, APPLICATIONS, DEFAULT_OFFERS)

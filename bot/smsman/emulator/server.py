@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.smsman.emulator import errors
 from bot.smsman.emulator.calls import Call
-from bot.smsman.emulator.catalog import APPLICATIONS, COUNTRIES, Offer
+from bot.smsman.emulator.catalog import DEFAULT_CATALOG, Catalog, Offer
 from bot.smsman.emulator.errors import ApiError, ErrorMsg
 from bot.smsman.emulator.faults import (
     BAD_GATEWAY_HTML,
@@ -69,12 +69,15 @@ class SmsManEmulator:
         clock: Callable[[], float] = time.monotonic,
         *,
         sms_after: float | None = None,
+        catalog: Catalog = DEFAULT_CATALOG,
     ) -> None:
         if sms_after is not None and not (math.isfinite(sms_after) and sms_after >= 0):
             raise ValueError(f"sms_after must be a non-negative number, not {sms_after!r}")
         self.token = token
         self._clock = clock
-        self._state = EmulatorState(balance=balance, lifetime=lifetime, clock=clock)
+        self._state = EmulatorState(
+            balance=balance, lifetime=lifetime, clock=clock, catalog=catalog
+        )
         self._sms_after = sms_after
         self._latency: dict[str, float] = {}
         self._faults = FaultPlan()
@@ -178,18 +181,24 @@ class SmsManEmulator:
     def calls(self) -> list[Call]:
         return list(self._calls)
 
-    async def wait_for_calls(self, endpoint: str, count: int = 1) -> list[Call]:
+    async def wait_for_calls(
+        self,
+        endpoint: str,
+        count: int = 1,
+        timeout: float = 10.0,  # noqa: ASYNC109 - a bounded wait is the point of this helper
+    ) -> list[Call]:
         """Wait until `endpoint` has been called `count` times since the last reset.
 
-        Lets a test wait for the bot's n-th poll instead of sleeping; bound it with
-        asyncio.timeout(). Returns the calls of `endpoint`.
+        Lets a test wait for the bot's n-th poll instead of sleeping; raises TimeoutError after
+        `timeout` seconds. Returns the calls of `endpoint`.
         """
         _check_endpoint(endpoint)
-        while True:
-            matching = [c for c in self._calls if c.endpoint == endpoint]
-            if len(matching) >= count:
-                return matching
-            await self._called.wait()
+        async with asyncio.timeout(timeout):
+            while True:
+                matching = [c for c in self._calls if c.endpoint == endpoint]
+                if len(matching) >= count:
+                    return matching
+                await self._called.wait()
 
     def offer(self, country_id: int, application_id: int) -> Offer | None:
         return self._state.offer(country_id, application_id)
@@ -386,13 +395,13 @@ class SmsManEmulator:
     def _countries(self, params: Params) -> object:
         return {
             str(c.id): {"id": str(c.id), "title": c.title, "code": c.iso}
-            for c in COUNTRIES.values()
+            for c in self._state.catalog.countries.values()
         }
 
     def _applications(self, params: Params) -> object:
         return {
             str(a.id): {"id": str(a.id), "title": a.title, "code": a.code}
-            for a in APPLICATIONS.values()
+            for a in self._state.catalog.applications.values()
         }
 
     def _get_number(self, params: Params) -> object:

@@ -9,7 +9,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from bot.smsman.emulator import errors
-from bot.smsman.emulator.catalog import APPLICATIONS, COUNTRIES, DEFAULT_OFFERS, Offer
+from bot.smsman.emulator.catalog import DEFAULT_CATALOG, Catalog, Offer
 
 
 class Currency(StrEnum):
@@ -98,6 +98,7 @@ class EmulatorState:
         balance: Decimal,
         lifetime: float,
         clock: Callable[[], float] = time.monotonic,
+        catalog: Catalog = DEFAULT_CATALOG,
     ) -> None:
         if not (math.isfinite(lifetime) and lifetime > 0):
             raise ValueError(f"lifetime must be a positive number of seconds, not {lifetime!r}")
@@ -106,16 +107,24 @@ class EmulatorState:
         self._lifetime = lifetime
         self._initial_balance = balance
         self._balance = balance
-        self._offers = dict(DEFAULT_OFFERS)
+        self._catalog = catalog
+        self._offers = dict(catalog.offers)
         self._requests: dict[int, ActivationRequest] = {}
+        # No active request expires before this, so expire_due need not look at them all.
+        self._next_expiry = math.inf
         self._ledger: list[LedgerEntry] = []
 
     def reset(self) -> None:
         """Back to the state right after construction."""
         self._balance = self._initial_balance
-        self._offers = dict(DEFAULT_OFFERS)
+        self._offers = dict(self._catalog.offers)
         self._requests.clear()
+        self._next_expiry = math.inf
         self._ledger.clear()
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
 
     @property
     def balance(self) -> Decimal:
@@ -168,7 +177,8 @@ class EmulatorState:
         cost: Decimal | None = None,
     ) -> Offer:
         """Change the count and/or cost of a pair; a pair not offered yet needs both."""
-        if country_id not in COUNTRIES or application_id not in APPLICATIONS:
+        catalog = self._catalog
+        if country_id not in catalog.countries or application_id not in catalog.applications:
             raise ValueError(f"no country {country_id} or no application {application_id}")
         if count is not None and count < 0:
             raise ValueError(f"count must not be negative, not {count}")
@@ -200,10 +210,10 @@ class EmulatorState:
     ) -> ActivationRequest:
         """Charge the balance and take a number out of stock, as get-number does."""
         self.expire_due()
-        country = COUNTRIES.get(country_id)
+        country = self._catalog.countries.get(country_id)
         if country is None:
             raise errors.wrong_country_id()
-        if application_id not in APPLICATIONS:
+        if application_id not in self._catalog.applications:
             raise errors.wrong_application_id()
         offer = self._offers.get((country_id, application_id))
         if offer is None or offer.count <= 0:
@@ -230,6 +240,7 @@ class EmulatorState:
             ref=ref,
         )
         self._requests[request_id] = request
+        self._next_expiry = min(self._next_expiry, request.expires_at)
         self._balance -= offer.cost
         self._ledger.append(
             LedgerEntry(LedgerKind.CHARGE, request_id, offer.cost, self._balance, now, "purchase")
@@ -286,9 +297,16 @@ class EmulatorState:
     def expire_due(self) -> None:
         """Finish every active request whose lifetime is over."""
         now = self._clock()
+        if now < self._next_expiry:
+            return
+        self._next_expiry = math.inf
         for request in self._requests.values():
-            if request.active and now >= request.expires_at:
+            if not request.active:
+                continue
+            if now >= request.expires_at:
                 self._finish(request, RequestStatus.EXPIRED, request.expires_at)
+            else:
+                self._next_expiry = min(self._next_expiry, request.expires_at)
 
     def _finish(self, request: ActivationRequest, status: RequestStatus, at: float) -> None:
         request.status = status

@@ -1,0 +1,67 @@
+"""Every benchmark at its smallest size prints its JSON line; the figures are not judged."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from benchmarks.__main__ import BENCHMARKS, main
+from bot.i18n import DOMAIN, LOCALES_DIR
+
+FIELDS: dict[str, dict[str, type]] = {
+    "update_throughput": {"ours_per_s": float, "floor_per_s": float, "ratio": float},
+    "delivery_latency": {
+        "orders": int,
+        "p50_s": float,
+        "p99_s": float,
+        "bound_s": float,
+        "p99_over_bound": float,
+        "max_rps_seen": int,
+        "rate_limit": int,
+        "cpu_s_per_1000_polls": float,
+    },
+    "resume_and_memory": {"orders": int, "resume_s": float, "peak_rss_mb": float},
+    "menu_latency": {"p50_ms": float, "p95_ms": float},
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled_catalogs() -> None:
+    """The bot processes read locales/ themselves; `make` compiles it, this covers bare pytest."""
+    for po_path in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as source:
+            catalog = read_po(source, locale=po_path.parent.parent.name)
+        with mo_path.open("wb") as target:
+            write_mo(target, catalog)
+
+
+def test_every_benchmark_is_checked() -> None:
+    assert list(FIELDS) == list(BENCHMARKS)
+
+
+@pytest.mark.parametrize("name", list(FIELDS))
+def test_benchmark_prints_its_json_line(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--smoke", name]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    objects = [json.loads(line) for line in lines if line.startswith("{")]
+    assert objects, "no JSON line"
+    for line in lines:
+        if not line.startswith("{"):
+            with pytest.raises(json.JSONDecodeError):
+                json.loads(line)
+    for found in objects:
+        assert found.pop("name") == name
+        assert set(found) == set(FIELDS[name])
+        for field, kind in FIELDS[name].items():
+            value = found[field]
+            assert type(value) is kind, f"{field} is {value!r}"
+            assert isinstance(value, int | float)
+            assert math.isfinite(value), f"{field} is {value!r}"
+            assert value >= 0, f"{field} is {value!r}"
