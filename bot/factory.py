@@ -24,6 +24,7 @@ from bot.clock import Clock, system_clock
 from bot.commands import set_commands
 from bot.config import Settings
 from bot.i18n import LOCALES_DIR, UserLanguageMiddleware, create_i18n
+from bot.inflight import InFlight
 from bot.notifier import Notifier
 from bot.orders import OrderService
 from bot.poller import Poller
@@ -37,6 +38,7 @@ from handlers import get_routers
 log = logging.getLogger(__name__)
 
 SMSMAN_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+DRAIN_TIMEOUT = 20.0
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -63,6 +65,9 @@ def create_dispatcher(
     dp.include_routers(*get_routers())
     UserLanguageMiddleware(i18n, db, clock).setup(dp)
     dp.callback_query.middleware(AnswerCallbacks())
+    in_flight = InFlight()
+    dp["in_flight"] = in_flight
+    dp.update.outer_middleware(in_flight)
     dp.startup.register(_on_startup)
     dp.shutdown.register(_on_shutdown)
     return dp
@@ -76,7 +81,9 @@ async def _on_startup(bot: Bot, i18n: I18n, orders: OrderService, poller: Poller
     await poller.start()
 
 
-async def _on_shutdown(poller: Poller) -> None:
+async def _on_shutdown(poller: Poller, in_flight: InFlight) -> None:
+    # Taps under way finish first (they may still edit a message), then the polls.
+    await in_flight.drain(DRAIN_TIMEOUT)
     await poller.stop()
 
 

@@ -39,19 +39,32 @@ class FakeClock:
         self.now += seconds
 
 
+def compile_catalogs(out: Path) -> None:
+    """Compile every committed .po into `out`, skipping .mo files newer than their .po."""
+    for po_path in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
+        language = po_path.parent.parent.name
+        mo_path = out / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as source:
+            catalog = read_po(source, locale=language)
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with mo_path.open("wb") as target:
+            write_mo(target, catalog)
+
+
 @pytest.fixture(scope="session")
 def locales(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The catalogs compiled from the committed .po files, so no test depends on a stale .mo."""
     out = tmp_path_factory.mktemp("locales")
-    for po_path in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
-        language = po_path.parent.parent.name
-        with po_path.open("rb") as source:
-            catalog = read_po(source, locale=language)
-        target = out / language / "LC_MESSAGES"
-        target.mkdir(parents=True)
-        with (target / f"{DOMAIN}.mo").open("wb") as mo:
-            write_mo(mo, catalog)
+    compile_catalogs(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def compiled_catalogs() -> None:
+    """Bot processes read locales/ themselves; `make` compiles it, this covers a bare pytest."""
+    compile_catalogs(LOCALES_DIR)
 
 
 @pytest.fixture

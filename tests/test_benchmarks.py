@@ -6,11 +6,8 @@ import json
 import math
 
 import pytest
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 from benchmarks.__main__ import BENCHMARKS, main
-from bot.i18n import DOMAIN, LOCALES_DIR
 
 FIELDS: dict[str, dict[str, type]] = {
     "update_throughput": {"ours_per_s": float, "floor_per_s": float, "ratio": float},
@@ -29,17 +26,7 @@ FIELDS: dict[str, dict[str, type]] = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compiled_catalogs() -> None:
-    """The bot processes read locales/ themselves; `make` compiles it, this covers bare pytest."""
-    for po_path in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as source:
-            catalog = read_po(source, locale=po_path.parent.parent.name)
-        with mo_path.open("wb") as target:
-            write_mo(target, catalog)
+pytestmark = pytest.mark.usefixtures("compiled_catalogs")
 
 
 def test_every_benchmark_is_checked() -> None:

@@ -12,10 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
-from bot.i18n import DOMAIN, LOCALES_DIR
 from bot.smsman.emulator import SmsManEmulator
 from bot.stats import collect
 from bot.storage import Database, Order
@@ -29,6 +26,7 @@ USA, TELEGRAM = 5, 3
 START_TIMEOUT = 60.0
 
 StartBot = Callable[..., Awaitable[asyncio.subprocess.Process]]
+pytestmark = pytest.mark.usefixtures("compiled_catalogs")
 
 
 @pytest.fixture
@@ -41,19 +39,6 @@ async def smsman(provider_clock: FakeClock) -> AsyncIterator[SmsManEmulator]:
     """The provider's own clock is the test's, so its requests expire when the test says."""
     async with SmsManEmulator(token=SMSMAN_TOKEN, lifetime=600, clock=provider_clock) as emulator:
         yield emulator
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compiled_catalogs() -> None:
-    """The process reads locales/ itself; `make` compiles it, this covers a bare pytest run."""
-    for po_path in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as source:
-            catalog = read_po(source, locale=po_path.parent.parent.name)
-        with mo_path.open("wb") as target:
-            write_mo(target, catalog)
 
 
 @pytest.fixture
