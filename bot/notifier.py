@@ -33,6 +33,14 @@ class Delivery(StrEnum):
     RETRY = "retry"
 
 
+class Event(StrEnum):
+    """Order events a person is told about without having tapped anything."""
+
+    INTERRUPTED = "interrupted"
+    EXPIRED = "expired"
+    GONE = "gone"
+
+
 class Notifier:
     def __init__(self, bot: Bot, db: Database, i18n: I18n, clock: Clock) -> None:
         self._bot = bot
@@ -66,25 +74,26 @@ class Notifier:
             )
         return await self._send(order, text)
 
-    async def tell(self, order: Order, event: str) -> Delivery:
+    async def tell(self, order: Order, event: Event) -> Delivery:
         """A short note about an order event that happened without the person tapping."""
         locale = await self._locale(order.user_id)
         with self._i18n.context(), self._i18n.use_locale(locale):
-            where = place(order, locale)
-            _ = self._i18n.gettext
-            texts = {
-                "interrupted": _(
-                    "⚠️ Your purchase of {place} was interrupted by a restart of the bot. "
-                    "No number was handed over; please buy again."
-                ),
-                "expired": _(
-                    "⌛ No code came for {place} in time. The number was released and the money "
-                    "returned."
-                ),
-                "gone": _("⌛ SMS-man ended the order for {place}; it is closed now."),
-            }
-            text = texts[event].format(place=where)
+            text = self._event_text(event).format(place=place(order, locale))
         return await self._send(order, text)
+
+    def _event_text(self, event: Event) -> str:
+        _ = self._i18n.gettext
+        if event is Event.INTERRUPTED:
+            return _(
+                "⚠️ Your purchase of {place} was interrupted by a restart of the bot. "
+                "No number was handed over; please buy again."
+            )
+        if event is Event.EXPIRED:
+            return _(
+                "⌛ No code came for {place} in time. The number was released and the money "
+                "returned."
+            )
+        return _("⌛ SMS-man ended the order for {place}; it is closed now.")
 
     async def update_card(self, order: Order) -> None:
         """Redraw the order's card in place; an unchanged or vanished card is not an error."""

@@ -18,7 +18,7 @@ from bot.catalog import Catalog, CatalogCountry
 from bot.clock import Clock
 from bot.config import Settings
 from bot.limits import Refusal
-from bot.notifier import Delivery, Notifier
+from bot.notifier import Delivery, Event, Notifier
 from bot.provider_float import ProviderFloat
 from bot.smsman.client import SmsManClient
 from bot.smsman.errors import (
@@ -259,8 +259,18 @@ class OrderService:
 
     async def cancel(self, user_id: int, order_id: int) -> Result:
         """Reject a number that has no code yet; the provider returns the money."""
-        order = await self._db.get_order(order_id)
-        if order is None or order.user_id != user_id:
+        return await self._give_back(user_id, order_id, RequestStatus.REJECT)
+
+    async def report_used(self, user_id: int, order_id: int) -> Result:
+        """The number is already registered or banned in the app: give it back for a refund."""
+        return await self._give_back(user_id, order_id, RequestStatus.USED, failure="used")
+
+    async def _give_back(
+        self, user_id: int, order_id: int, status: RequestStatus, failure: str | None = None
+    ) -> Result:
+        """Return a number without a code (reject or used): both are refunded by the provider."""
+        order = await self.get(user_id, order_id)
+        if order is None:
             return Result(Outcome.NOT_FOUND)
         if order.status is OrderStatus.PURCHASING:
             return Result(Outcome.IN_PROGRESS, order)
@@ -269,12 +279,12 @@ class OrderService:
         if order.status is not OrderStatus.ACTIVE or order.request_id is None:
             return Result(Outcome.FINISHED, order)
         try:
-            await self._smsman.set_status(order.request_id, RequestStatus.REJECT)
+            await self._smsman.set_status(order.request_id, status)
         except RequestNotFound:
             return await self._finish(order, OrderStatus.EXPIRED, Outcome.EXPIRED)
         except WrongStatus:
             return Result(Outcome.HAS_CODE, order)
-        return await self._finish(order, OrderStatus.CANCELLED, Outcome.CANCELLED)
+        return await self._finish(order, OrderStatus.CANCELLED, Outcome.CANCELLED, failure=failure)
 
     async def open_orders(self, user_id: int) -> list[Order]:
         return await self._db.user_open_orders(user_id)
@@ -314,24 +324,6 @@ class OrderService:
             await self._smsman.set_status(order.request_id, RequestStatus.CLOSE)
         return await self._finish(order, OrderStatus.CLOSED, Outcome.FINISHED)
 
-    async def report_used(self, user_id: int, order_id: int) -> Result:
-        """The number is already registered or banned in the app: give it back for a refund."""
-        order = await self.get(user_id, order_id)
-        if order is None:
-            return Result(Outcome.NOT_FOUND)
-        if order.status is not OrderStatus.ACTIVE or order.request_id is None:
-            return Result(
-                Outcome.HAS_CODE if order.status is OrderStatus.CODE_RECEIVED else Outcome.FINISHED,
-                order,
-            )
-        try:
-            await self._smsman.set_status(order.request_id, RequestStatus.USED)
-        except RequestNotFound:
-            return await self._finish(order, OrderStatus.EXPIRED, Outcome.EXPIRED)
-        except WrongStatus:
-            return Result(Outcome.HAS_CODE, order)
-        return await self._finish(order, OrderStatus.CANCELLED, Outcome.CANCELLED, failure="used")
-
     async def history(self, user_id: int, page: int, per_page: int) -> tuple[list[Order], int]:
         total = await self._db.user_history_count(user_id)
         orders = await self._db.user_history(user_id, limit=per_page, offset=page * per_page)
@@ -342,7 +334,7 @@ class OrderService:
         for order in await self._db.open_orders():
             if order.status is OrderStatus.PURCHASING:
                 log.warning("order %s was interrupted while buying", order.id)
-                await self._notifier.tell(await self._fail(order, "interrupted"), "interrupted")
+                await self._notifier.tell(await self._fail(order, "interrupted"), Event.INTERRUPTED)
 
     async def pollable(self) -> list[Order]:
         """Orders the poller must watch after a start: every one that has a live request."""
@@ -436,7 +428,7 @@ class OrderService:
         if result.order is not None and result.outcome is Outcome.EXPIRED:
             await self._draw(result.order, self._clock())
             if not has_code:
-                await self._notifier.tell(result.order, "expired")
+                await self._notifier.tell(result.order, Event.EXPIRED)
         return Poll.DONE
 
     async def _gone(self, order: Order) -> Poll:
@@ -447,7 +439,7 @@ class OrderService:
         result = await self._finish(order, final, Outcome.EXPIRED)
         if result.order is not None and result.outcome is Outcome.EXPIRED:
             await self._draw(result.order, self._clock())
-            await self._notifier.tell(result.order, "gone")
+            await self._notifier.tell(result.order, Event.GONE)
         return Poll.DONE
 
     async def _no_numbers(self, order: Order, quote: Quote) -> Result:
