@@ -17,6 +17,8 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
+from bot.response_types import KeepResponseTypes
+
 # Callback data → the text and keyboard the real bot drew for it, replayed byte for byte.
 Pages = dict[str, tuple[str, InlineKeyboardMarkup]]
 
@@ -43,8 +45,10 @@ def build_dispatcher(pages: Pages) -> Dispatcher:
 
 
 async def serve(pages: Pages) -> None:
-    # The same session and API server set-up as bot.factory.create_bot, minus the bot's logic.
+    # The same session and API server set-up as bot.factory.create_bot, minus the bot's logic:
+    # KeepResponseTypes mends a cost in the framework itself, so the floor has it too.
     session = AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]))
+    session.middleware(KeepResponseTypes())
     bot = Bot(
         os.environ["BOT_TOKEN"],
         session=session,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import operator
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from bot.clock import Clock
 from bot.countries import iso_code
@@ -22,6 +24,9 @@ NAMES_TTL = 6 * 3600.0
 PRICES_TTL = 60.0
 # After a failed refresh the stale copy is served this long before the provider is asked again.
 RETRY_AFTER_FAILURE = 10.0
+# Views built from the catalog (sorted, labelled pickers) kept at once; a view of a large
+# country's apps holds about a megabyte, and a miss only costs rebuilding it.
+VIEWS_KEPT = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,27 @@ class Catalog:
         self._apps: _Cached[dict[int, Application]] = _Cached(names_ttl)
         self._all_prices: _Cached[list[Price]] = _Cached(prices_ttl)
         self._prices: dict[int, _Cached[dict[int, Price]]] = {}
+        self._views: OrderedDict[Hashable, tuple[tuple[object, ...], object]] = OrderedDict()
+
+    def view(self, key: Hashable, sources: tuple[object, ...], build: Callable[[], T]) -> T:
+        """What `build` makes of `sources` (values this catalog returned), made once per key and
+        kept until any of those values is refreshed: a page flip then costs no re-sorting."""
+        kept = self._views.get(key)
+        # Identity, not equality: a refreshed copy is a new object, and comparing two catalogs
+        # of a thousand apps would cost more than the view saves.
+        if (
+            kept is not None
+            and len(kept[0]) == len(sources)
+            and all(map(operator.is_, kept[0], sources))
+        ):
+            self._views.move_to_end(key)
+            return cast(T, kept[1])
+        value = build()
+        self._views[key] = (sources, value)
+        self._views.move_to_end(key)
+        while len(self._views) > VIEWS_KEPT:
+            self._views.popitem(last=False)
+        return value
 
     async def countries(self) -> dict[int, CatalogCountry]:
         return await self._countries.get(self._clock, self._fetch_countries)
@@ -96,11 +122,21 @@ class Catalog:
 
         return await cached.get(self._clock, fetch, fresh=fresh)
 
-    async def cheapest_countries(self, application_id: int) -> list[Price]:
-        """Countries that have this app in stock, cheapest first."""
+    async def cheapest_countries(self, application_id: int) -> Sequence[Price]:
+        """Countries that have this app in stock, cheapest first; the same list object until
+        the prices are refreshed, so views built from it are kept as long."""
         rows = await self._all_prices.get(self._clock, self._smsman.get_prices)
-        offers = [p for p in rows if p.application_id == application_id and p.count > 0]
-        return sorted(offers, key=lambda p: (p.cost, p.country_id))
+
+        def by_app() -> dict[int, list[Price]]:
+            offers: dict[int, list[Price]] = {}
+            for price in rows:
+                if price.count > 0:
+                    offers.setdefault(price.application_id, []).append(price)
+            for listed in offers.values():
+                listed.sort(key=lambda p: (p.cost, p.country_id))
+            return offers
+
+        return self.view("offers by app", (rows,), by_app).get(application_id, ())
 
     async def _fetch_countries(self) -> dict[int, CatalogCountry]:
         return {

@@ -29,6 +29,7 @@ from bot.notifier import Notifier
 from bot.orders import OrderService
 from bot.poller import Poller
 from bot.provider_float import ProviderFloat
+from bot.response_types import KeepResponseTypes
 from bot.smsman.client import SmsManClient
 from bot.smsman.ratelimit import RateLimiter
 from bot.storage import Database
@@ -44,6 +45,7 @@ DRAIN_TIMEOUT = 20.0
 def create_bot(settings: Settings) -> Bot:
     base = settings.telegram_base_url
     session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    session.middleware(KeepResponseTypes())
     session.middleware(RetryAfterMiddleware())
     return Bot(
         token=settings.bot_token.get_secret_value(),

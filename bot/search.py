@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 
@@ -66,6 +66,13 @@ class Searchable:
     key: int
     names: tuple[str, ...]
     aliases: tuple[str, ...] = ()
+    # Normalized once here: a picker's keys are kept and searched many times.
+    folded_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    folded_aliases: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folded_names", tuple(normalize(n) for n in self.names))
+        object.__setattr__(self, "folded_aliases", tuple(normalize(a) for a in self.aliases))
 
 
 def _words_start(query_words: list[str], name: str) -> bool:
@@ -74,8 +81,8 @@ def _words_start(query_words: list[str], name: str) -> bool:
 
 
 def _rank(query: str, unspaced: bool, item: Searchable) -> int | None:
-    names = [normalize(n) for n in item.names]
-    aliases = [normalize(a) for a in item.aliases]
+    names = item.folded_names
+    aliases = item.folded_aliases
     if query in names or query in aliases:
         return _EXACT
     if any(n.startswith(query) for n in names):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class OrderStatus(enum.StrEnum):
@@ -25,6 +28,8 @@ class OrderStatus(enum.StrEnum):
 
 
 OPEN_STATUSES = (OrderStatus.PURCHASING, OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED)
+# People whose rows are kept in memory; past it the longest-kept is read again when needed.
+PEOPLE_KEPT = 10_000
 
 # Each entry upgrades the schema by one version; never edit one that has shipped.
 MIGRATIONS: tuple[str, ...] = (
@@ -180,13 +185,29 @@ def _code(row: aiosqlite.Row) -> Code:
     return Code(**dict(row))
 
 
+def _keep(cache: dict[K, V], key: K, value: V) -> V:
+    cache.pop(key, None)
+    cache[key] = value
+    if len(cache) > PEOPLE_KEPT:
+        del cache[next(iter(cache))]
+    return value
+
+
 class Database:
-    """One connection per process; every write is its own transaction."""
+    """One connection per process; every write is its own transaction.
+
+    What every tap reads about its person (their row, an admin's access decision, their recent
+    choices) is kept in memory and updated by the writes here: this process is the database's
+    only writer, so the copy cannot go stale, and a page flip makes no sqlite round trip.
+    """
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
         # All coroutines share one connection: explicit transactions must not interleave.
         self._transaction = asyncio.Lock()
+        self._users: dict[int, User] = {}
+        self._access: dict[int, bool | None] = {}
+        self._recent: dict[tuple[int, str, int], list[int]] = {}
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -226,17 +247,20 @@ class Database:
             )
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None:
-        async with self._db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, params: tuple[Any, ...]) -> list[aiosqlite.Row]:
-        async with self._db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to sqlite's thread, where a cursor would take three (run, fetch, close).
+        return list(await self._db.execute_fetchall(sql, params))
 
     # users
 
     async def ensure_user(self, user_id: int, language: str | None, now: float) -> User:
         """Record a user on first contact; an existing user keeps the language they chose."""
+        kept = self._users.get(user_id)
+        if kept is not None:
+            return kept
         await self._db.execute(
             "INSERT INTO users (id, language, first_seen) VALUES (?, ?, ?) "
             "ON CONFLICT(id) DO NOTHING",
@@ -247,20 +271,37 @@ class Database:
         return user
 
     async def get_user(self, user_id: int) -> User | None:
+        kept = self._users.get(user_id)
+        if kept is not None:
+            return kept
         row = await self._one("SELECT * FROM users WHERE id = ?", (user_id,))
-        return _user(row) if row else None
+        return _keep(self._users, user_id, _user(row)) if row else None
 
     async def set_user_language(self, user_id: int, language: str) -> None:
+        self._patch_user(user_id, language=language)
         await self._db.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
+        self._patch_user(user_id, language=language)
 
     async def set_screen(
         self, user_id: int, screen: str | None, menu_message_id: int | None
     ) -> None:
         """Remember which picker a person looks at, so typed text can search it."""
+        kept = self._users.get(user_id)
+        if kept and (kept.screen, kept.menu_message_id) == (screen, menu_message_id):
+            return
+        self._patch_user(user_id, screen=screen, menu_message_id=menu_message_id)
         await self._db.execute(
             "UPDATE users SET screen = ?, menu_message_id = ? WHERE id = ?",
             (screen, menu_message_id, user_id),
         )
+        self._patch_user(user_id, screen=screen, menu_message_id=menu_message_id)
+
+    def _patch_user(self, user_id: int, **changes: Any) -> None:
+        """Applied before a write, so the person's next update (which may be handled while the
+        write waits for sqlite) reads it, and again after, over any read that overtook it."""
+        kept = self._users.get(user_id)
+        if kept is not None:
+            self._users[user_id] = replace(kept, **changes)
 
     # quotes
 
@@ -309,6 +350,8 @@ class Database:
 
         Returns the order and whether this call created it; a repeated Buy gets the same order.
         """
+        # Forgotten before the insert too, so a picker drawn meanwhile reads it afresh.
+        self._forget_recent(quote.user_id)
         cursor = await self._db.execute(
             "INSERT INTO orders (quote_id, user_id, chat_id, country_id, country_title,"
             " country_iso, application_id, app_title, price, currency, status, created_at,"
@@ -332,9 +375,15 @@ class Database:
         )
         created = cursor.rowcount == 1
         await cursor.close()
+        if created:
+            self._forget_recent(quote.user_id)
         row = await self._one("SELECT * FROM orders WHERE quote_id = ?", (quote.id,))
         assert row is not None
         return _order(row), created
+
+    def _forget_recent(self, user_id: int) -> None:
+        for key in [key for key in self._recent if key[0] == user_id]:
+            del self._recent[key]
 
     async def order_for_quote(self, quote_id: int) -> Order | None:
         row = await self._one("SELECT * FROM orders WHERE quote_id = ?", (quote_id,))
@@ -415,12 +464,17 @@ class Database:
         """Countries or apps this person bought most recently, newest first."""
         if column not in ("country_id", "application_id"):
             raise ValueError(column)
+        key = (user_id, column, limit)
+        kept = self._recent.get(key)
+        if kept is not None:
+            return list(kept)
         rows = await self._all(
             f"SELECT {column} AS choice FROM orders WHERE user_id = ?"
             f" GROUP BY {column} ORDER BY MAX(id) DESC LIMIT ?",
             (user_id, limit),
         )
-        return [row["choice"] for row in rows]
+        _keep(self._recent, key, [row["choice"] for row in rows])
+        return list(self._recent[key])
 
     async def orders_since(self, user_id: int, since: float) -> list[Order]:
         rows = await self._all(
@@ -440,13 +494,21 @@ class Database:
 
     async def access_override(self, user_id: int) -> bool | None:
         """An admin's explicit grant (True) or revocation (False); None when never set."""
+        if user_id in self._access:
+            return self._access[user_id]
         row = await self._one("SELECT allowed FROM access WHERE user_id = ?", (user_id,))
-        return bool(row["allowed"]) if row else None
+        return _keep(self._access, user_id, bool(row["allowed"]) if row else None)
 
     async def set_access(self, user_id: int, allowed: bool, actor_id: int, now: float) -> None:
         """Grant or revoke, and write it to the audit log in the same transaction."""
         async with self._transaction:
-            await self._grant(user_id, allowed, actor_id, now)
+            self._access.pop(user_id, None)
+            try:
+                await self._grant(user_id, allowed, actor_id, now)
+            finally:
+                # Reads queued behind the write see the new value; a read queued before it may
+                # have kept the old one, and a rolled-back write must not stay in memory.
+                self._access.pop(user_id, None)
 
     async def _grant(self, user_id: int, allowed: bool, actor_id: int, now: float) -> None:
         await self._db.execute("BEGIN IMMEDIATE")

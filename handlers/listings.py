@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiogram import html
@@ -40,8 +40,8 @@ class Listing:
 
     screen: str
     title: str
-    items: list[Item]
-    keys: list[Searchable]
+    items: Sequence[Item]
+    keys: Sequence[Searchable]
     per_page: int
     to_page: Callable[[int], CallbackData]
     back: CallbackData
@@ -60,7 +60,7 @@ class Listing:
         by_key = {key.key: item for key, item in zip(self.keys, self.items, strict=True)}
         return [by_key[k] for k in search(query, self.keys, exact_wins=True)]
 
-    def found(self, query: str, items: list[Item]) -> tuple[str, InlineKeyboardMarkup]:
+    def found(self, query: str, items: Sequence[Item]) -> tuple[str, InlineKeyboardMarkup]:
         """A one-page picker of search results; Back returns to the whole list."""
         shown = paginate(items[:FOUND_MAX], 0, FOUND_MAX)
         text = ngettext(
@@ -89,23 +89,45 @@ def country_label(country: CatalogCountry, locale: str) -> str:
     return f"{flag(country.iso)} {country_name(country.iso, country.title, locale)}"
 
 
-def _recent_first(ids: list[int], recent: list[int]) -> list[int]:
-    first = [i for i in recent if i in ids][:RECENT]
-    return first + [i for i in ids if i not in first]
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """A picker's entries in display order, built once per catalog refresh: what a person sees
+    (`items`) and what search compares (`keys`), parallel, with each entry's position by id."""
+
+    items: list[Item]
+    keys: list[Searchable]
+    position: dict[int, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "position", {key.key: n for n, key in enumerate(self.keys)})
+
+    def recent_first(self, recent: Sequence[int]) -> tuple[Sequence[Item], Sequence[Searchable]]:
+        """The entries with this person's latest few choices moved to the top."""
+        first = [self.position[i] for i in dict.fromkeys(recent) if i in self.position][:RECENT]
+        if not first:
+            return self.items, self.keys
+        moved = set(first)
+        order = first + [n for n in range(len(self.keys)) if n not in moved]
+        return [self.items[n] for n in order], [self.keys[n] for n in order]
+
+
+def _country_rows(known: dict[int, CatalogCountry], locale: str) -> Rows:
+    ids = sorted(known, key=lambda i: country_name(known[i].iso, known[i].title, locale).casefold())
+    return Rows(
+        [Item(country_label(known[i], locale), AppsCb(country=i, page=0)) for i in ids],
+        [_country_key(known[i], locale) for i in ids],
+    )
 
 
 async def countries(catalog: Catalog, db: Database, user_id: int, locale: str) -> Listing:
     known = await catalog.countries()
-    ordered = sorted(
-        known, key=lambda i: country_name(known[i].iso, known[i].title, locale).casefold()
-    )
-    recent = await db.recent_choices(user_id, "country_id", RECENT)
-    ids = _recent_first(ordered, recent)
+    rows = catalog.view(("countries", locale), (known,), lambda: _country_rows(known, locale))
+    items, keys = rows.recent_first(await db.recent_choices(user_id, "country_id", RECENT))
     return Listing(
         screen="countries",
         title=_("🌍 Choose a country, or type its name:"),
-        items=[Item(country_label(known[i], locale), AppsCb(country=i, page=0)) for i in ids],
-        keys=[_country_key(known[i], locale) for i in ids],
+        items=items,
+        keys=keys,
         per_page=COUNTRIES_PER_PAGE,
         to_page=lambda page: CountriesCb(page=page),
         back=MenuCb(action=MenuAction.MAIN),
@@ -121,30 +143,39 @@ async def apps(
         return None
     known = await catalog.applications()
     prices = await catalog.prices(country_id)
-    stocked = sorted(
-        (a for a, p in prices.items() if p.count > 0 and a in known),
-        key=lambda a: known[a].title.casefold(),
-    )
+
+    def build() -> Rows:
+        stocked = sorted(
+            (a for a, p in prices.items() if p.count > 0 and a in known),
+            key=lambda a: known[a].title.casefold(),
+        )
+        return Rows(
+            [
+                Item(
+                    f"{known[a].title} · {format_money(prices[a].cost, catalog.currency)}",
+                    PriceCb(country=country_id, app=a),
+                )
+                for a in stocked
+            ],
+            [_app_key(known[a]) for a in stocked],
+        )
+
+    rows = catalog.view(("apps", country_id), (known, prices), build)
+    # Apps bought elsewhere may not be on sale here: look further back than for countries.
     recent = await db.recent_choices(user_id, "application_id", RECENT * 3)
-    ids = _recent_first(stocked, recent)
+    items, keys = rows.recent_first(recent)
     title = _("{country}: choose an app, or type its name:").format(
         country=html.quote(country_label(country, locale))
     )
-    if not ids:
+    if not items:
         title = _("{country}: no numbers are available right now.").format(
             country=html.quote(country_label(country, locale))
         )
     return Listing(
         screen=f"apps:{country_id}",
         title=title,
-        items=[
-            Item(
-                f"{known[a].title} · {format_money(prices[a].cost, catalog.currency)}",
-                PriceCb(country=country_id, app=a),
-            )
-            for a in ids
-        ],
-        keys=[_app_key(known[a]) for a in ids],
+        items=items,
+        keys=keys,
         per_page=APPS_PER_PAGE,
         to_page=lambda page: AppsCb(country=country_id, page=page),
         back=CountriesCb(page=0),
@@ -154,12 +185,20 @@ async def apps(
 
 async def all_apps(catalog: Catalog) -> Listing:
     known = await catalog.applications()
-    ids = sorted(known, key=lambda a: known[a].title.casefold())
+
+    def build() -> Rows:
+        ids = sorted(known, key=lambda a: known[a].title.casefold())
+        return Rows(
+            [Item(known[a].title, CheapestCb(app=a, page=0)) for a in ids],
+            [_app_key(known[a]) for a in ids],
+        )
+
+    rows = catalog.view("allapps", (known,), build)
     return Listing(
         screen="allapps",
         title=_("📲 Which app is the number for? Type its name or pick it:"),
-        items=[Item(known[a].title, CheapestCb(app=a, page=0)) for a in ids],
-        keys=[_app_key(known[a]) for a in ids],
+        items=rows.items,
+        keys=rows.keys,
         per_page=APPS_PER_PAGE,
         to_page=lambda page: AllAppsCb(page=page),
         back=CountriesCb(page=0),
@@ -172,24 +211,33 @@ async def cheapest(catalog: Catalog, locale: str, app_id: int) -> Listing | None
     if app is None:
         return None
     known = await catalog.countries()
-    offers = [p for p in await catalog.cheapest_countries(app_id) if p.country_id in known]
+    offers = await catalog.cheapest_countries(app_id)
+
+    def build() -> Rows:
+        shown = [p for p in offers if p.country_id in known]
+        return Rows(
+            [
+                Item(
+                    f"{country_label(known[p.country_id], locale)} · "
+                    f"{format_money(p.cost, catalog.currency)}",
+                    PriceCb(country=p.country_id, app=app_id),
+                )
+                for p in shown
+            ],
+            [_country_key(known[p.country_id], locale) for p in shown],
+        )
+
+    rows = catalog.view(("cheapest", app_id, locale), (known, offers), build)
     title = _("{app}: the cheapest countries with numbers in stock:").format(
         app=html.quote(app.title)
     )
-    if not offers:
+    if not rows.items:
         title = _("{app}: no country has numbers right now.").format(app=html.quote(app.title))
     return Listing(
         screen=f"cheapest:{app_id}",
         title=title,
-        items=[
-            Item(
-                f"{country_label(known[p.country_id], locale)} · "
-                f"{format_money(p.cost, catalog.currency)}",
-                PriceCb(country=p.country_id, app=app_id),
-            )
-            for p in offers
-        ],
-        keys=[_country_key(known[p.country_id], locale) for p in offers],
+        items=rows.items,
+        keys=rows.keys,
         per_page=APPS_PER_PAGE,
         to_page=lambda page: CheapestCb(app=app_id, page=page),
         back=AllAppsCb(page=0),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -16,6 +17,12 @@ from keyboards.callbacks import NoopCb
 class Item:
     text: str
     callback: CallbackData
+    # Made with the item: a picker's items are kept across page flips, and so is each button.
+    button: InlineKeyboardButton = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        button = InlineKeyboardButton(text=self.text, callback_data=self.callback.pack())
+        object.__setattr__(self, "button", button)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +41,13 @@ def paginate(items: Sequence[Item], page: int, per_page: int) -> Page:
 
 
 def _button(text: str, callback: CallbackData) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=callback.pack())
+    return _shared_button(text, callback.pack())
+
+
+@lru_cache(maxsize=512)
+def _shared_button(text: str, data: str) -> InlineKeyboardButton:
+    """Page arrows and Back recur on every flip; a button is immutable, so one serves them all."""
+    return InlineKeyboardButton(text=text, callback_data=data)
 
 
 def picker(
@@ -47,7 +60,7 @@ def picker(
 ) -> InlineKeyboardMarkup:
     # Built row by row rather than with InlineKeyboardBuilder, which copies the whole keyboard
     # on every added button: on a page flip that was the bot's largest single cost.
-    items = [_button(item.text, item.callback) for item in page.items]
+    items = [item.button for item in page.items]
     rows = [items[i : i + columns] for i in range(0, len(items), columns)]
     if page.count > 1:
         nav = []
@@ -57,14 +70,14 @@ def picker(
         if page.number < page.count - 1:
             nav.append(_button("›", to_page(page.number + 1)))
         rows.append(nav)
-    rows += [[_button(item.text, item.callback)] for item in extra]
+    rows += [[item.button] for item in extra]
     rows.append([_button(_("« Back"), back)])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def buttons(items: Sequence[Item], *, back: CallbackData | None = None) -> InlineKeyboardMarkup:
     """A plain column of buttons, e.g. a screen's actions or a few suggestions."""
-    rows = [[_button(item.text, item.callback)] for item in items]
+    rows = [[item.button] for item in items]
     if back is not None:
         rows.append([_button(_("« Back"), back)])
     return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.catalog import NAMES_TTL, PRICES_TTL, RETRY_AFTER_FAILURE, Catalog
+from bot.catalog import NAMES_TTL, PRICES_TTL, RETRY_AFTER_FAILURE, VIEWS_KEPT, Catalog
 from bot.smsman.client import SmsManClient
 from bot.smsman.emulator import SmsManEmulator
 from bot.smsman.errors import ProviderUnavailable
@@ -97,3 +97,55 @@ async def test_cheapest_countries_have_stock_and_ascend(
     assert all(p.count > 0 and p.application_id == TELEGRAM for p in offers)
     assert [p.cost for p in offers] == sorted(p.cost for p in offers)
     assert USA not in {p.country_id for p in offers}
+
+
+async def test_views_are_built_once_per_refresh(
+    catalog: Catalog, smsman: SmsManEmulator, clock: FakeClock
+) -> None:
+    built: list[int] = []
+
+    async def sorted_prices() -> list[Decimal]:
+        prices = await catalog.prices(USA)
+
+        def build() -> list[Decimal]:
+            built.append(len(prices))
+            return sorted(p.cost for p in prices.values())
+
+        return catalog.view(("sorted", USA), (prices,), build)
+
+    first = await sorted_prices()
+    assert await sorted_prices() is first
+    assert len(built) == 1
+    smsman.set_stock(USA, TELEGRAM, count=5, cost=Decimal("0.01"))
+    assert await sorted_prices() is first, "the prices it was built from are still cached"
+    clock.advance(PRICES_TTL + 1)
+    fresh = await sorted_prices()
+    assert len(built) == 2
+    assert fresh[0] == Decimal("0.01")
+
+
+async def test_views_kept_are_bounded(catalog: Catalog) -> None:
+    source = object()
+    built: list[int] = []
+
+    def view(n: int) -> None:
+        catalog.view(n, (source,), lambda: built.append(n))
+
+    for n in range(VIEWS_KEPT + 1):
+        view(n)
+    view(VIEWS_KEPT)
+    assert len(built) == VIEWS_KEPT + 1, "the newest views are kept"
+    view(0)
+    assert built[-1] == 0, "the oldest one made room and is built again"
+
+
+async def test_cheapest_countries_follow_a_price_refresh(
+    catalog: Catalog, smsman: SmsManEmulator, clock: FakeClock
+) -> None:
+    offers = await catalog.cheapest_countries(TELEGRAM)
+    assert await catalog.cheapest_countries(TELEGRAM) is offers
+    smsman.set_stock(USA, TELEGRAM, count=5, cost=Decimal("0.01"))
+    clock.advance(PRICES_TTL + 1)
+    cheapest = (await catalog.cheapest_countries(TELEGRAM))[0]
+    assert (cheapest.country_id, cheapest.cost) == (USA, Decimal("0.01"))
+    assert await catalog.cheapest_countries(10_000_000) == ()

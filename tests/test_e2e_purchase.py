@@ -95,6 +95,8 @@ async def test_pagination_both_ways(
     assert 8 <= len(countries) <= 10
     assert countries == sorted(countries, key=lambda t: t.split(" ", 1)[1].casefold())
     provider_calls = len(smsman.calls)
+    statements: list[str] = []
+    await bot_app.db._db.set_trace_callback(statements.append)
     await (await user.tap("›")).answered()
     second = await user.wait_for_text("Page 2 of")
     assert second.message_id == first.message_id
@@ -104,6 +106,7 @@ async def test_pagination_both_ways(
     assert [b.text for row in back.buttons[:-2] for b in row] == countries
     await (await user.tap("1/")).answered()  # the page indicator only stops the spinner
     assert len(smsman.calls) == provider_calls, "page flips are served from the cache"
+    assert statements == [], "and from memory: the person's rows were read by the first tap"
 
 
 async def test_search_one_several_none_and_aliases(

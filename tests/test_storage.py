@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -173,5 +174,80 @@ async def test_recent_choices_newest_first(tmp_path: Path) -> None:
         assert await db.recent_choices(1, "country_id", 2) == [7, 5]
         with pytest.raises(ValueError, match="price"):
             await db.recent_choices(1, "price", 2)
+    finally:
+        await db.close()
+
+
+async def test_what_a_tap_reads_is_kept_in_memory_and_follows_writes(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    db = await Database.open(path)
+    try:
+        await db.ensure_user(1, "en", now=0.0)
+        await db.recent_choices(1, "country_id", 3)
+        await db.access_override(1)
+        statements: list[str] = []
+        await db._db.set_trace_callback(statements.append)
+        for _ in range(3):
+            await db.ensure_user(1, "ru", now=5.0)
+            await db.get_user(1)
+            await db.recent_choices(1, "country_id", 3)
+            await db.access_override(1)
+            await db.set_screen(1, None, None)
+        assert statements == [], "reading a known person again asks sqlite nothing"
+
+        await db.set_screen(1, "countries", 10)
+        await db.set_user_language(1, "zh")
+        await db.set_access(1, False, actor_id=9, now=6.0)
+        await db.insert_order(await quote(db, user_id=1, country_id=5, price=Decimal(1)), 1, 7.0)
+        user = await db.ensure_user(1, "en", now=8.0)
+        assert (user.language, user.screen, user.menu_message_id) == ("zh", "countries", 10)
+        assert await db.access_override(1) is False
+        assert await db.recent_choices(1, "country_id", 3) == [5]
+    finally:
+        await db.close()
+    # What memory said is what the file says.
+    with sqlite3.connect(path) as raw:
+        row = raw.execute("SELECT language, screen, menu_message_id FROM users").fetchone()
+        assert row == ("zh", "countries", 10)
+        assert raw.execute("SELECT allowed FROM access WHERE user_id = 1").fetchone() == (0,)
+
+
+async def test_a_write_is_read_back_while_sqlite_still_has_it(tmp_path: Path) -> None:
+    """Updates run concurrently: the person's next message may be handled while the write of
+    the screen they were just shown still waits for sqlite's thread."""
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        await db.ensure_user(1, "en", now=0.0)
+        await db.set_screen(1, "countries", 10)
+        writes = [
+            asyncio.create_task(db.set_screen(1, "apps:5", 11)),
+            asyncio.create_task(db.set_user_language(1, "ru")),
+        ]
+        await asyncio.sleep(0)
+        assert not any(write.done() for write in writes)
+        user = await db.get_user(1)
+        assert user is not None
+        assert (user.screen, user.menu_message_id, user.language) == ("apps:5", 11, "ru")
+        await asyncio.gather(*writes)
+    finally:
+        await db.close()
+
+
+async def test_a_read_overtaken_by_a_write_does_not_keep_the_old_value(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        await db.ensure_user(1, None, now=0.0)
+        offer = await quote(db, user_id=1, country_id=5, price=Decimal(1))
+        # Queued first, so sqlite answers with the rows as they were before the writes, and
+        # the answers arrive after the writes have begun.
+        reads = asyncio.gather(db.recent_choices(1, "country_id", 3), db.access_override(1))
+        await asyncio.sleep(0)
+        writes = asyncio.gather(
+            db.insert_order(offer, 1, 1.0), db.set_access(1, True, actor_id=9, now=2.0)
+        )
+        assert tuple(await reads) == ([], None)
+        await writes
+        assert await db.recent_choices(1, "country_id", 3) == [5]
+        assert await db.access_override(1) is True
     finally:
         await db.close()

@@ -1,0 +1,42 @@
+"""A picker's kept rows with a person's recent choices moved to the top."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.search import Searchable
+from handlers.listings import RECENT, Rows
+from keyboards.callbacks import AppsCb
+from keyboards.pickers import Item
+
+
+def rows(ids: list[int]) -> Rows:
+    return Rows(
+        [Item(f"country {i}", AppsCb(country=i, page=0)) for i in ids],
+        [Searchable(i, (f"country {i}",)) for i in ids],
+    )
+
+
+def order(items: Sequence[Item]) -> list[int]:
+    return [AppsCb.unpack(item.button.callback_data or "").country for item in items]
+
+
+def test_recent_choices_come_first_and_the_rest_keep_their_order() -> None:
+    kept = rows([10, 20, 30, 40, 50])
+    items, keys = kept.recent_first([40, 40, 99, 20])
+    assert order(items) == [40, 20, 10, 30, 50]
+    assert [key.key for key in keys] == order(items), "search keys stay parallel"
+    assert order(kept.items) == [10, 20, 30, 40, 50], "the kept rows are not reordered"
+
+
+def test_at_most_a_few_recent_choices_move() -> None:
+    items, _keys = rows(list(range(10))).recent_first([9, 8, 7, 6, 5])
+    assert order(items)[:RECENT] == [9, 8, 7][:RECENT]
+    assert order(items)[RECENT:] == sorted(order(items)[RECENT:])
+
+
+def test_without_recent_choices_the_kept_rows_are_shown_as_they_are() -> None:
+    kept = rows([1, 2, 3])
+    items, keys = kept.recent_first([])
+    assert items is kept.items
+    assert keys is kept.keys
