@@ -28,7 +28,10 @@ TOP_USERS = 30
 USAGE_EXAMPLE = "<code>123456789</code>"
 
 
-def admins_only(event: TelegramObject, access: Access, event_from_user: User | None = None) -> bool:
+async def admins_only(
+    event: TelegramObject, access: Access, event_from_user: User | None = None
+) -> bool:
+    # A coroutine on purpose: aiogram runs a plain function filter in a worker thread.
     return event_from_user is not None and access.is_admin(event_from_user.id)
 
 

@@ -165,6 +165,11 @@ async def choose(
     await present(message, db, listing)
 
 
+async def has_text(message: Message) -> bool:
+    """`F.text`, awaited: aiogram runs magic filters and plain functions in a worker thread."""
+    return bool(message.text)
+
+
 def build_router() -> Router:
     router = Router(name="pickers")
     router.callback_query.middleware(BuyersOnly())
@@ -175,5 +180,5 @@ def build_router() -> Router:
     router.callback_query.register(on_all_apps, AllAppsCb.filter())
     router.callback_query.register(on_cheapest, CheapestCb.filter())
     router.callback_query.register(on_noop, NoopCb.filter())
-    router.message.register(on_text, F.text)
+    router.message.register(on_text, has_text)
     return router
