@@ -28,6 +28,7 @@ from benchmarks.common import (
     workdir,
 )
 from bot.smsman.emulator import SmsManEmulator
+from bot.smsman.ratelimit import HEADROOM
 from tests.emulators.telegram import TelegramEmulator
 
 INTERVAL = 1.0
@@ -110,7 +111,7 @@ async def run_case(case: Case) -> Result:
     missing = len(injected.keys() - pushed.keys())
     repeated = sum(1 for code in injected if pushes_per_code[code] > 1)
     window = ended_at - polling_at
-    # Against the limiter's spacing (1/rate): what the provider saw of its pacing.
+    # Against the limiter's spacing ((1 + HEADROOM)/rate): what the provider saw of its pacing.
     starts = sorted(call.time for call in provider_calls)
     gap_ms = statistics.median(b - a for a, b in itertools.pairwise(starts)) * 1000
     summary = [
@@ -119,7 +120,8 @@ async def run_case(case: Case) -> Result:
         f"{verdict(p99 <= case.target_s)}); busiest second {busiest} provider requests "
         f"(limit {RATE}: {verdict(busiest <= RATE)})",
         f"  {len(polls)} get-sms polls in {window:.1f} s ({len(polls) / window:.0f}/s), median "
-        f"gap between provider requests {gap_ms:.1f} ms (limiter spacing {1000 / RATE:.1f} ms); "
+        f"gap between provider requests {gap_ms:.1f} ms "
+        f"(limiter spacing {1000 * (1 + HEADROOM) / RATE:.2f} ms); "
         f"bot CPU {cpu:.1f} s ({cpu / window:.0%} of a core); "
         f"{len(injected) - missing}/{len(injected)} codes pushed, {repeated} more than once",
     ]

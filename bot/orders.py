@@ -379,23 +379,24 @@ class OrderService:
             )
             order = received or order
             self._rearmed.discard(order.id)
-            await self.deliver_pending(order.id)
+            await self.deliver_pending(order)
             await self._draw(order, now)
         elif now - self._card_drawn.get(order.id, 0.0) >= self._card_refresh:
             await self._draw(order, now)
         return Next(Poll.AGAIN)
 
-    async def deliver_pending(self, order_id: int | None = None) -> bool:
-        """Push every stored but undelivered code; true when none is left to retry."""
+    async def deliver_pending(self, only: Order | None = None) -> bool:
+        """Push every stored but undelivered code (`only`'s, if given); true when none is left."""
         async with self._delivering:
-            return await self._deliver(order_id)
+            return await self._deliver(only)
 
-    async def _deliver(self, order_id: int | None) -> bool:
+    async def _deliver(self, only: Order | None) -> bool:
         settled = True
         for code in await self._db.undelivered_codes():
-            if order_id is not None and code.order_id != order_id:
+            if only is not None and code.order_id != only.id:
                 continue
-            order = await self._db.get_order(code.order_id)
+            # The poller has just read the order it gives: one query fewer per code.
+            order = only if only is not None else await self._db.get_order(code.order_id)
             if order is None:
                 continue
             delivery = await self._notifier.push_code(order, code)

@@ -47,7 +47,7 @@ class RestoredOrders:
     async def pollable(self) -> list[Order]:
         return self.orders
 
-    async def deliver_pending(self, order_id: int | None = None) -> bool:
+    async def deliver_pending(self, only: Order | None = None) -> bool:
         return True
 
 

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from bot.smsman.ratelimit import RateLimiter
+from bot.smsman.ratelimit import HEADROOM, RateLimiter
 
 
 class FakeTime:
@@ -29,7 +29,7 @@ async def test_spaces_calls_evenly_and_never_exceeds_rate() -> None:
         await limiter.acquire()
         t.starts.append(t.now)
     gaps = [b - a for a, b in zip(t.starts, t.starts[1:], strict=False)]
-    assert all(gap == pytest.approx(0.2) for gap in gaps)
+    assert all(gap == pytest.approx(0.2 * (1 + HEADROOM)) for gap in gaps)
     for start in t.starts:
         assert sum(1 for s in t.starts if start <= s < start + 1) <= 5
 
@@ -42,7 +42,7 @@ async def test_idle_time_is_not_saved_up_for_a_burst() -> None:
     first = t.now
     await limiter.acquire()
     await limiter.acquire()
-    assert t.now == pytest.approx(first + 0.5)
+    assert t.now == pytest.approx(first + 0.5 * (1 + HEADROOM))
 
 
 async def test_concurrent_waiters_get_distinct_slots() -> None:
@@ -93,3 +93,40 @@ async def test_background_calls_keep_the_spacing() -> None:
         starts.append(t.now)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(gap >= 0.25 - 1e-9 for gap in gaps)
+
+
+class LateTime(FakeTime):
+    """A busy event loop: every sleep ends up to `late` seconds after it was due."""
+
+    def __init__(self, late: list[float]) -> None:
+        super().__init__()
+        self._late = itertools.cycle(late)
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds + next(self._late)
+
+
+@pytest.mark.parametrize("late", [[0.002, 0.0, 0.004, 0.001], [0.012, 0.0, 0.0, 0.0, 0.0]])
+async def test_late_wake_ups_do_not_slow_the_background_pace(late: list[float]) -> None:
+    t = LateTime(late)
+    limiter = RateLimiter(200, clock=t.clock, sleep=t.sleep)
+    for _ in range(1000):
+        await limiter.acquire(background=True)
+        t.starts.append(t.now)
+    mean_gap = (t.starts[-1] - t.starts[0]) / (len(t.starts) - 1)
+    assert mean_gap == pytest.approx((1 + HEADROOM) / 200, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "late", [[0.0], [0.004, 0.0], [0.0, 0.0, 0.009], [0.018, 0.0, 0.0, 0.001], [0.03, 0.0]]
+)
+async def test_never_more_than_the_rate_in_any_second_however_late_the_wake_ups(
+    late: list[float],
+) -> None:
+    t = LateTime(late)
+    limiter = RateLimiter(200, clock=t.clock, sleep=t.sleep)
+    for n in range(1500):
+        await limiter.acquire(background=n % 7 != 0)
+        t.starts.append(t.now)
+    for k in range(len(t.starts) - 200):
+        assert t.starts[k + 200] - t.starts[k] >= 1 + HEADROOM - 1e-9
