@@ -39,6 +39,8 @@ class InFlight(BaseMiddleware):
     async def drain(self, grace: float) -> None:
         """Wait for the updates under way, at most `grace` seconds."""
         try:
-            await asyncio.wait_for(self._idle.wait(), grace)
+            # asyncio.timeout rather than wait_for, which can swallow a cancellation on 3.11.
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
         except TimeoutError:
             log.warning("stopping with %d updates still being handled", self._running)

@@ -90,9 +90,10 @@ class Poller:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # asyncio.wait, not awaiting each task under suppress(CancelledError): that would
+            # also swallow a cancellation of stop() itself.
+            await asyncio.wait(self._tasks)
         if self._in_flight:
             # Let polls already talking to the provider finish, so no code read is dropped.
             _done, late = await asyncio.wait(self._in_flight, timeout=STOP_GRACE)
@@ -112,8 +113,11 @@ class Poller:
             delay = due - self._now()
             if delay > 0:
                 self._wake.clear()
+                # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives
+                # just as the event is set, and stop() then waits for this loop forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
                 continue
             heapq.heappop(self._due)
             del self._due_at[order_id]

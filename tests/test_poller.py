@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import cast
+
+import pytest
 
 from bot.orders import OrderService, OrderWatcher
 from bot.poller import Poller
@@ -64,4 +67,21 @@ async def test_watched_counts_restored_and_opened_orders_once() -> None:
         poller.schedule(2, 0.0)
         assert poller.watched == 4, "an order already on the schedule is not counted twice"
     finally:
+        await poller.stop()
+
+
+@pytest.mark.parametrize("turns", range(6))
+async def test_stop_ends_the_loop_even_as_it_is_woken(turns: int) -> None:
+    """A wake-up and the cancellation landing together: Python 3.11's wait_for returned the
+    wake-up and dropped the cancellation, so the loop ran on and stop() never returned."""
+    service = RestoredOrders([active_order(1)])
+    poller = Poller(cast(OrderService, service), interval=3600.0, rate=5)
+    await poller.start()
+    poller.schedule(1, 3600.0)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    poller.schedule(2, 1800.0)
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    async with asyncio.timeout(5):
         await poller.stop()
