@@ -8,14 +8,17 @@ from handlers import admin, errors, orders, pickers, purchase, settings, start
 
 
 def get_routers() -> list[Router]:
-    # The fallback router must stay last: it catches whatever the others left unhandled.
+    # Browsing first: page flips are most of the taps, and each router an update passes costs
+    # a middleware chain and its filters. Typed search takes any text, so it follows every
+    # command; the fallback router must stay last: it catches whatever the others left.
     return [
         errors.build_router(),
+        pickers.build_router(),
         start.build_router(),
         admin.build_router(),
         settings.build_router(),
         orders.build_router(),
         purchase.build_router(),
-        pickers.build_router(),
+        pickers.build_search_router(),
         errors.build_fallback_router(),
     ]

@@ -46,10 +46,16 @@ class Listing:
     to_page: Callable[[int], CallbackData]
     back: CallbackData
     extra: list[Item] = field(default_factory=list)
+    # The kept rows `items` come from unchanged: their pages' keyboards are kept there too.
+    kept: Rows | None = None
 
     def page(self, number: int) -> tuple[str, InlineKeyboardMarkup]:
         shown = paginate(self.items, number, self.per_page)
-        markup = picker(shown, to_page=self.to_page, back=self.back, extra=self.extra)
+        markup = self.kept.markups.get(shown.number) if self.kept else None
+        if markup is None:
+            markup = picker(shown, to_page=self.to_page, back=self.back, extra=self.extra)
+            if self.kept:
+                self.kept.markups[shown.number] = markup
         if shown.count > 1:
             return f"{self.title}\n" + _("Page {page} of {pages}.").format(
                 page=shown.number + 1, pages=shown.count
@@ -97,9 +103,12 @@ class Rows:
     items: list[Item]
     keys: list[Searchable]
     position: dict[int, int] = field(init=False)
+    # Page number → its keyboard; one listing in one language reads a given Rows.
+    markups: dict[int, InlineKeyboardMarkup] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "position", {key.key: n for n, key in enumerate(self.keys)})
+        object.__setattr__(self, "markups", {})
 
     def recent_first(self, recent: Sequence[int]) -> tuple[Sequence[Item], Sequence[Searchable]]:
         """The entries with this person's latest few choices moved to the top."""
@@ -127,6 +136,7 @@ async def countries(catalog: Catalog, db: Database, user_id: int, locale: str) -
         screen="countries",
         title=_("🌍 Choose a country, or type its name:"),
         items=items,
+        kept=rows if items is rows.items else None,
         keys=keys,
         per_page=COUNTRIES_PER_PAGE,
         to_page=lambda page: CountriesCb(page=page),
@@ -160,7 +170,8 @@ async def apps(
             [_app_key(known[a]) for a in stocked],
         )
 
-    rows = catalog.view(("apps", country_id), (known, prices), build)
+    # By language too, although the apps' names are not translated: their Back is.
+    rows = catalog.view(("apps", country_id, locale), (known, prices), build)
     # Apps bought elsewhere may not be on sale here: look further back than for countries.
     recent = await db.recent_choices(user_id, "application_id", RECENT * 3)
     items, keys = rows.recent_first(recent)
@@ -175,6 +186,7 @@ async def apps(
         screen=f"apps:{country_id}",
         title=title,
         items=items,
+        kept=rows if items is rows.items else None,
         keys=keys,
         per_page=APPS_PER_PAGE,
         to_page=lambda page: AppsCb(country=country_id, page=page),
@@ -183,7 +195,7 @@ async def apps(
     )
 
 
-async def all_apps(catalog: Catalog) -> Listing:
+async def all_apps(catalog: Catalog, locale: str) -> Listing:
     known = await catalog.applications()
 
     def build() -> Rows:
@@ -193,11 +205,12 @@ async def all_apps(catalog: Catalog) -> Listing:
             [_app_key(known[a]) for a in ids],
         )
 
-    rows = catalog.view("allapps", (known,), build)
+    rows = catalog.view(("allapps", locale), (known,), build)
     return Listing(
         screen="allapps",
         title=_("📲 Which app is the number for? Type its name or pick it:"),
         items=rows.items,
+        kept=rows,
         keys=rows.keys,
         per_page=APPS_PER_PAGE,
         to_page=lambda page: AllAppsCb(page=page),
@@ -237,6 +250,7 @@ async def cheapest(catalog: Catalog, locale: str, app_id: int) -> Listing | None
         screen=f"cheapest:{app_id}",
         title=title,
         items=rows.items,
+        kept=rows,
         keys=rows.keys,
         per_page=APPS_PER_PAGE,
         to_page=lambda page: CheapestCb(app=app_id, page=page),

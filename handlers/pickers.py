@@ -71,9 +71,10 @@ async def on_apps(
 
 
 async def on_all_apps(
-    query: CallbackQuery, callback_data: AllAppsCb, catalog: Catalog, db: Database
+    query: CallbackQuery, callback_data: AllAppsCb, catalog: Catalog, db: Database, i18n: I18n
 ) -> None:
-    await present(query, db, await listings.all_apps(catalog), callback_data.page)
+    listing = await listings.all_apps(catalog, i18n.current_locale)
+    await present(query, db, listing, callback_data.page)
 
 
 async def on_cheapest(
@@ -105,7 +106,7 @@ async def current_listing(
     if kind == "apps" and arg.isdigit():
         return await listings.apps(catalog, db, user_id, locale, int(arg))
     if kind == "allapps":
-        return await listings.all_apps(catalog)
+        return await listings.all_apps(catalog, locale)
     if kind == "cheapest" and arg.isdigit():
         return await listings.cheapest(catalog, locale, int(arg))
     return None
@@ -171,14 +172,21 @@ async def has_text(message: Message) -> bool:
 
 
 def build_router() -> Router:
+    """The taps of browsing: its callback prefixes are its own, so it can come first."""
     router = Router(name="pickers")
     router.callback_query.middleware(BuyersOnly())
-    router.message.middleware(BuyersOnly())
     router.callback_query.register(on_buy, MenuCb.filter(F.action == MenuAction.BUY))
     router.callback_query.register(on_countries, CountriesCb.filter())
     router.callback_query.register(on_apps, AppsCb.filter())
     router.callback_query.register(on_all_apps, AllAppsCb.filter())
     router.callback_query.register(on_cheapest, CheapestCb.filter())
     router.callback_query.register(on_noop, NoopCb.filter())
+    return router
+
+
+def build_search_router() -> Router:
+    """Typed text: it takes any text, so it comes after every command."""
+    router = Router(name="search")
+    router.message.middleware(BuyersOnly())
     router.message.register(on_text, has_text)
     return router

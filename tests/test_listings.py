@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+
+from aiogram.utils.i18n import I18n
 
 from bot.search import Searchable
-from handlers.listings import RECENT, Rows
-from keyboards.callbacks import AppsCb
+from handlers.listings import RECENT, Listing, Rows
+from keyboards.callbacks import AppsCb, CountriesCb, MenuAction, MenuCb
 from keyboards.pickers import Item
 
 
@@ -40,3 +43,33 @@ def test_without_recent_choices_the_kept_rows_are_shown_as_they_are() -> None:
     items, keys = kept.recent_first([])
     assert items is kept.items
     assert keys is kept.keys
+
+
+def listing(kept: Rows, items: Sequence[Item]) -> Listing:
+    return Listing(
+        screen="countries",
+        title="Choose",
+        items=items,
+        keys=kept.keys,
+        per_page=2,
+        to_page=lambda page: CountriesCb(page=page),
+        back=MenuCb(action=MenuAction.MAIN),
+        kept=kept if items is kept.items else None,
+    )
+
+
+def test_a_kept_pages_keyboard_is_drawn_once_per_language(locales: Path) -> None:
+    i18n = I18n(path=locales, default_locale="en", domain="messages")
+    kept = rows([1, 2, 3, 4, 5])
+    with i18n.context(), i18n.use_locale("ru"):
+        text, first = listing(kept, kept.items).page(1)
+        _text, again = listing(kept, kept.items).page(1)
+        _text, other = listing(kept, kept.items).page(2)
+        moved, _keys = kept.recent_first([5])
+        _text, with_recent = listing(kept, moved).page(1)
+    assert "2" in text
+    assert again is first, "the same page of the same rows"
+    assert other is not first
+    assert with_recent is not first, "a person's own order is drawn for them"
+    assert [b.callback_data for b in first.inline_keyboard[0]] == ["a:3:0", "a:4:0"]
+    assert [b.text for b in first.inline_keyboard[-1]] == ["« Назад"]
