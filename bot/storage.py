@@ -208,6 +208,8 @@ class Database:
         self._users: dict[int, User] = {}
         self._access: dict[int, bool | None] = {}
         self._recent: dict[tuple[int, str, int], list[int]] = {}
+        # The newest write under way of some of a person's fields, by person and field names.
+        self._latest_writes: dict[tuple[Any, ...], object] = {}
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -278,27 +280,48 @@ class Database:
         return _keep(self._users, user_id, _user(row)) if row else None
 
     async def set_user_language(self, user_id: int, language: str) -> None:
-        self._patch_user(user_id, language=language)
-        await self._db.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
-        self._patch_user(user_id, language=language)
+        await self._write_user(
+            user_id, "UPDATE users SET language = ? WHERE id = ?", language=language
+        )
 
     async def set_screen(
         self, user_id: int, screen: str | None, menu_message_id: int | None
     ) -> None:
         """Remember which picker a person looks at, so typed text can search it."""
         kept = self._users.get(user_id)
-        if kept and (kept.screen, kept.menu_message_id) == (screen, menu_message_id):
+        if (
+            kept
+            and (kept.screen, kept.menu_message_id) == (screen, menu_message_id)
+            and (user_id, "screen", "menu_message_id") not in self._latest_writes
+        ):
             return
-        self._patch_user(user_id, screen=screen, menu_message_id=menu_message_id)
-        await self._db.execute(
+        await self._write_user(
+            user_id,
             "UPDATE users SET screen = ?, menu_message_id = ? WHERE id = ?",
-            (screen, menu_message_id, user_id),
+            screen=screen,
+            menu_message_id=menu_message_id,
         )
-        self._patch_user(user_id, screen=screen, menu_message_id=menu_message_id)
 
-    def _patch_user(self, user_id: int, **changes: Any) -> None:
-        """Applied before a write, so the person's next update (which may be handled while the
-        write waits for sqlite) reads it, and again after, over any read that overtook it."""
+    async def _write_user(self, user_id: int, sql: str, **changes: Any) -> None:
+        """`sql` sets `changes` (in that order) on the person's row, and so does the kept copy:
+        before the write, so the person's next update (which may be handled while the write
+        waits for sqlite) reads it, and again after, over any read that overtook it, unless a
+        newer write of the same fields was made meanwhile."""
+        latest = (user_id, *changes)
+        mine = self._latest_writes[latest] = object()
+        self._patch_user(user_id, changes)
+        try:
+            await self._db.execute(sql, (*changes.values(), user_id))
+        except BaseException:
+            # Memory may now say what the file does not: read the row again when next needed.
+            self._users.pop(user_id, None)
+            raise
+        finally:
+            if self._latest_writes.get(latest) is mine:
+                del self._latest_writes[latest]
+                self._patch_user(user_id, changes)
+
+    def _patch_user(self, user_id: int, changes: dict[str, Any]) -> None:
         kept = self._users.get(user_id)
         if kept is not None:
             self._users[user_id] = replace(kept, **changes)

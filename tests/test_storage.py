@@ -251,3 +251,35 @@ async def test_a_read_overtaken_by_a_write_does_not_keep_the_old_value(tmp_path:
         assert await db.access_override(1) is True
     finally:
         await db.close()
+
+
+async def test_the_last_of_several_writes_under_way_wins(tmp_path: Path) -> None:
+    """Three quick taps: A and B are written, A has finished, B not yet, when C asks for what
+    A had set. C is the newest request, so C's screen is the one kept."""
+    path = tmp_path / "db.sqlite3"
+    db = await Database.open(path)
+    try:
+        await db.ensure_user(1, "en", now=0.0)
+        await db.set_screen(1, "countries", 1)
+        a = asyncio.create_task(db.set_screen(1, "apps:5", 2))
+        b = asyncio.create_task(db.set_screen(1, "countries", 2))
+        await a
+        assert not b.done()
+        await db.set_screen(1, "apps:5", 2)
+        await b
+        user = await db.get_user(1)
+        assert user is not None
+        assert user.screen == "apps:5"
+    finally:
+        await db.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT screen FROM users").fetchone() == ("apps:5",)
+
+
+async def test_a_failed_write_is_not_kept(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    await db.ensure_user(1, "en", now=0.0)
+    await db.close()
+    with pytest.raises(ValueError, match="no active connection"):
+        await db.set_user_language(1, "ru")
+    assert db._users.get(1) is None, "read again from the file, which still says en"
