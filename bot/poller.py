@@ -94,6 +94,9 @@ class Poller:
             # asyncio.wait, not awaiting each task under suppress(CancelledError): that would
             # also swallow a cancellation of stop() itself.
             await asyncio.wait(self._tasks)
+            for task in self._tasks:
+                if not task.cancelled() and (error := task.exception()) is not None:
+                    log.error("poller task %s had failed", task.get_name(), exc_info=error)
         if self._in_flight:
             # Let polls already talking to the provider finish, so no code read is dropped.
             _done, late = await asyncio.wait(self._in_flight, timeout=STOP_GRACE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 
 import pytest
 
@@ -130,3 +131,21 @@ async def test_never_more_than_the_rate_in_any_second_however_late_the_wake_ups(
         t.starts.append(t.now)
     for k in range(len(t.starts) - 200):
         assert t.starts[k + 200] - t.starts[k] >= 1 + HEADROOM - 1e-9
+
+
+@pytest.mark.parametrize("rate", [0.5, 1.5, 2.5, 3.0])
+async def test_even_pacing_never_runs_into_the_cap(rate: float) -> None:
+    """At a fractional rate the spacing once allowed more calls than the cap: background calls
+    then queued at the cap beside taps, which gave taps no priority, and a tap waited behind
+    five busy pollers for seconds. Evenly paced calls must never need the cap."""
+    t = FakeTime()
+    limiter = RateLimiter(rate, clock=t.clock, sleep=t.sleep)
+    for n in range(30):
+        await limiter.acquire(background=n % 3 != 0)
+        t.starts.append(t.now)
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(t.starts)}
+    whole = max(1, math.floor(rate))
+    assert gaps == {round((1 + HEADROOM) / (whole if rate >= 1 else rate), 9)}
+    window = 1.0 if rate >= 1 else 1 / rate
+    for k in range(len(t.starts) - whole):
+        assert t.starts[k + whole] - t.starts[k] >= window

@@ -19,12 +19,13 @@ CATCH_UP = 4
 class RateLimiter:
     """Hands out evenly spaced start slots: at most `rate` calls start in any one second.
 
-    Slots are `(1 + HEADROOM) / rate` apart, and on top of that no more than `rate` calls ever
-    start within `1 + HEADROOM` seconds. Even spacing (rather than bursts of `rate`) keeps the
-    provider load flat. Interactive callers reserve the next free slot at once, in arrival
-    order. Background callers (the code poller) take a slot only when no interactive call is
-    queued, so a person's tap never waits behind a backlog of polls; they queue among
-    themselves on a lock so only one of them is awake at a time.
+    Slots are `(1 + HEADROOM) / rate` apart (a rate above 1 rounded down to whole calls), and
+    on top of that no more calls ever start within `1 + HEADROOM` seconds (within one slot, for
+    a rate below 1) than evenly spaced slots would give. Even spacing (rather than bursts of
+    `rate`) keeps the provider load flat. Interactive callers reserve the next free slot at
+    once, in arrival order. Background callers (the code poller) take a slot only when no
+    interactive call is queued, so a person's tap never waits behind a backlog of polls; they
+    queue among themselves on a lock so only one of them is awake at a time.
     """
 
     def __init__(
@@ -37,14 +38,18 @@ class RateLimiter:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self._rate = rate
-        self._interval = (1 + HEADROOM) / rate
+        # Whole calls per second: at 2.5 a second, any one second may hold 2 calls, not 3.
+        whole = max(1, math.floor(rate))
+        self._interval = (1 + HEADROOM) / (whole if rate >= 1 else rate)
         self._clock = clock
         self._sleep = sleep
         self._next_slot = float("-inf")
         self._background = asyncio.Lock()
-        # When the last `rate` calls started: the hard cap, whatever catching up with a late
-        # wake-up did to the spacing.
-        self._starts: deque[float] = deque(maxlen=max(1, math.floor(rate)))
+        # When the last calls started, as many as one window allows: the hard cap, whatever
+        # catching up with a late wake-up did to the spacing. The window is as wide as the
+        # spacing they would have had, so an evenly paced call never waits for it.
+        self._starts: deque[float] = deque(maxlen=whole)
+        self._window = whole * self._interval
 
     @property
     def rate(self) -> float:
@@ -74,7 +79,7 @@ class RateLimiter:
     async def _start(self) -> None:
         starts = self._starts
         while len(starts) == starts.maxlen:
-            wait = starts[0] + 1 + HEADROOM - self._clock()
+            wait = starts[0] + self._window - self._clock()
             if wait <= 0:
                 break
             await self._sleep(wait)
