@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from aiogram import html
 from aiogram.filters.callback_data import CallbackData
@@ -36,26 +37,23 @@ FOUND_MAX = 10
 
 @dataclass
 class Listing:
-    """Everything a picker screen needs; `keys` runs parallel to `items` for search."""
+    """Everything a picker screen needs: its rows to show and search, and how to page."""
 
     screen: str
     title: str
-    items: Sequence[Item]
-    keys: Sequence[Searchable]
+    rows: Rows
     per_page: int
     to_page: Callable[[int], CallbackData]
     back: CallbackData
     extra: list[Item] = field(default_factory=list)
-    # The kept rows `items` come from unchanged: their pages' keyboards are kept there too.
-    kept: Rows | None = None
 
     def page(self, number: int) -> tuple[str, InlineKeyboardMarkup]:
-        shown = paginate(self.items, number, self.per_page)
-        markup = self.kept.markups.get(shown.number) if self.kept else None
+        shown = paginate(self.rows.items, number, self.per_page)
+        markup = self.rows.markups.get(shown.number)
         if markup is None:
-            markup = picker(shown, to_page=self.to_page, back=self.back, extra=self.extra)
-            if self.kept:
-                self.kept.markups[shown.number] = markup
+            markup = self.rows.markups[shown.number] = picker(
+                shown, to_page=self.to_page, back=self.back, extra=self.extra
+            )
         if shown.count > 1:
             return f"{self.title}\n" + _("Page {page} of {pages}.").format(
                 page=shown.number + 1, pages=shown.count
@@ -63,8 +61,8 @@ class Listing:
         return self.title, markup
 
     def matches(self, query: str) -> list[Item]:
-        by_key = {key.key: item for key, item in zip(self.keys, self.items, strict=True)}
-        return [by_key[k] for k in search(query, self.keys, exact_wins=True)]
+        rows = self.rows
+        return [rows.items[rows.position[k]] for k in search(query, rows.keys, exact_wins=True)]
 
     def found(self, query: str, items: Sequence[Item]) -> tuple[str, InlineKeyboardMarkup]:
         """A one-page picker of search results; Back returns to the whole list."""
@@ -95,29 +93,30 @@ def country_label(country: CatalogCountry, locale: str) -> str:
     return f"{flag(country.iso)} {country_name(country.iso, country.title, locale)}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Rows:
-    """A picker's entries in display order, built once per catalog refresh: what a person sees
-    (`items`) and what search compares (`keys`), parallel, with each entry's position by id."""
+    """A picker's entries in display order: what a person sees (`items`) and what search
+    compares (`keys`), parallel. Rows built from the catalog are kept until it is refreshed,
+    and with them the keyboard of each page drawn (one listing in one language reads them)."""
 
     items: list[Item]
     keys: list[Searchable]
-    position: dict[int, int] = field(init=False)
-    # Page number → its keyboard; one listing in one language reads a given Rows.
-    markups: dict[int, InlineKeyboardMarkup] = field(init=False)
+    markups: dict[int, InlineKeyboardMarkup] = field(default_factory=dict, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "position", {key.key: n for n, key in enumerate(self.keys)})
-        object.__setattr__(self, "markups", {})
+    @cached_property
+    def position(self) -> dict[int, int]:
+        """Each entry's index by its id."""
+        return {key.key: n for n, key in enumerate(self.keys)}
 
-    def recent_first(self, recent: Sequence[int]) -> tuple[Sequence[Item], Sequence[Searchable]]:
-        """The entries with this person's latest few choices moved to the top."""
+    def recent_first(self, recent: Sequence[int]) -> Rows:
+        """These rows with this person's latest few choices moved to the top; the same rows,
+        keyboards and all, when none of them is here."""
         first = [self.position[i] for i in dict.fromkeys(recent) if i in self.position][:RECENT]
         if not first:
-            return self.items, self.keys
+            return self
         moved = set(first)
         order = first + [n for n in range(len(self.keys)) if n not in moved]
-        return [self.items[n] for n in order], [self.keys[n] for n in order]
+        return Rows([self.items[n] for n in order], [self.keys[n] for n in order])
 
 
 def _country_rows(known: dict[int, CatalogCountry], locale: str) -> Rows:
@@ -131,13 +130,10 @@ def _country_rows(known: dict[int, CatalogCountry], locale: str) -> Rows:
 async def countries(catalog: Catalog, db: Database, user_id: int, locale: str) -> Listing:
     known = await catalog.countries()
     rows = catalog.view(("countries", locale), (known,), lambda: _country_rows(known, locale))
-    items, keys = rows.recent_first(await db.recent_choices(user_id, "country_id", RECENT))
     return Listing(
         screen="countries",
         title=_("🌍 Choose a country, or type its name:"),
-        items=items,
-        kept=rows if items is rows.items else None,
-        keys=keys,
+        rows=rows.recent_first(await db.recent_choices(user_id, "country_id", RECENT)),
         per_page=COUNTRIES_PER_PAGE,
         to_page=lambda page: CountriesCb(page=page),
         back=MenuCb(action=MenuAction.MAIN),
@@ -174,20 +170,18 @@ async def apps(
     rows = catalog.view(("apps", country_id, locale), (known, prices), build)
     # Apps bought elsewhere may not be on sale here: look further back than for countries.
     recent = await db.recent_choices(user_id, "application_id", RECENT * 3)
-    items, keys = rows.recent_first(recent)
+    rows = rows.recent_first(recent)
     title = _("{country}: choose an app, or type its name:").format(
         country=html.quote(country_label(country, locale))
     )
-    if not items:
+    if not rows.items:
         title = _("{country}: no numbers are available right now.").format(
             country=html.quote(country_label(country, locale))
         )
     return Listing(
         screen=f"apps:{country_id}",
         title=title,
-        items=items,
-        kept=rows if items is rows.items else None,
-        keys=keys,
+        rows=rows,
         per_page=APPS_PER_PAGE,
         to_page=lambda page: AppsCb(country=country_id, page=page),
         back=CountriesCb(page=0),
@@ -209,9 +203,7 @@ async def all_apps(catalog: Catalog, locale: str) -> Listing:
     return Listing(
         screen="allapps",
         title=_("📲 Which app is the number for? Type its name or pick it:"),
-        items=rows.items,
-        kept=rows,
-        keys=rows.keys,
+        rows=rows,
         per_page=APPS_PER_PAGE,
         to_page=lambda page: AllAppsCb(page=page),
         back=CountriesCb(page=0),
@@ -249,9 +241,7 @@ async def cheapest(catalog: Catalog, locale: str, app_id: int) -> Listing | None
     return Listing(
         screen=f"cheapest:{app_id}",
         title=title,
-        items=rows.items,
-        kept=rows,
-        keys=rows.keys,
+        rows=rows,
         per_page=APPS_PER_PAGE,
         to_page=lambda page: CheapestCb(app=app_id, page=page),
         back=AllAppsCb(page=0),

@@ -26,35 +26,33 @@ def order(items: Sequence[Item]) -> list[int]:
 
 def test_recent_choices_come_first_and_the_rest_keep_their_order() -> None:
     kept = rows([10, 20, 30, 40, 50])
-    items, keys = kept.recent_first([40, 40, 99, 20])
-    assert order(items) == [40, 20, 10, 30, 50]
-    assert [key.key for key in keys] == order(items), "search keys stay parallel"
+    moved = kept.recent_first([40, 40, 99, 20])
+    assert order(moved.items) == [40, 20, 10, 30, 50]
+    assert [key.key for key in moved.keys] == order(moved.items), "search keys stay parallel"
     assert order(kept.items) == [10, 20, 30, 40, 50], "the kept rows are not reordered"
 
 
 def test_at_most_a_few_recent_choices_move() -> None:
-    items, _keys = rows(list(range(10))).recent_first([9, 8, 7, 6, 5])
+    items = rows(list(range(10))).recent_first([9, 8, 7, 6, 5]).items
     assert order(items)[:RECENT] == [9, 8, 7][:RECENT]
     assert order(items)[RECENT:] == sorted(order(items)[RECENT:])
 
 
 def test_without_recent_choices_the_kept_rows_are_shown_as_they_are() -> None:
     kept = rows([1, 2, 3])
-    items, keys = kept.recent_first([])
-    assert items is kept.items
-    assert keys is kept.keys
+    shown = kept.recent_first([])
+    assert shown.items is kept.items
+    assert shown.keys is kept.keys
 
 
-def listing(kept: Rows, items: Sequence[Item]) -> Listing:
+def listing(shown: Rows) -> Listing:
     return Listing(
         screen="countries",
         title="Choose",
-        items=items,
-        keys=kept.keys,
+        rows=shown,
         per_page=2,
         to_page=lambda page: CountriesCb(page=page),
         back=MenuCb(action=MenuAction.MAIN),
-        kept=kept if items is kept.items else None,
     )
 
 
@@ -62,11 +60,10 @@ def test_a_kept_pages_keyboard_is_drawn_once_per_language(locales: Path) -> None
     i18n = I18n(path=locales, default_locale="en", domain="messages")
     kept = rows([1, 2, 3, 4, 5])
     with i18n.context(), i18n.use_locale("ru"):
-        text, first = listing(kept, kept.items).page(1)
-        _text, again = listing(kept, kept.items).page(1)
-        _text, other = listing(kept, kept.items).page(2)
-        moved, _keys = kept.recent_first([5])
-        _text, with_recent = listing(kept, moved).page(1)
+        text, first = listing(kept.recent_first([])).page(1)
+        _text, again = listing(kept).page(1)
+        _text, other = listing(kept).page(2)
+        _text, with_recent = listing(kept.recent_first([5])).page(1)
     assert "2" in text
     assert again is first, "the same page of the same rows"
     assert other is not first
