@@ -207,7 +207,8 @@ class Database:
         self._transaction = asyncio.Lock()
         self._users: dict[int, User] = {}
         self._access: dict[int, bool | None] = {}
-        self._recent: dict[tuple[int, str, int], list[int]] = {}
+        # By person, then by (column, limit): a new order forgets all of one person's.
+        self._recent: dict[int, dict[tuple[str, int], list[int]]] = {}
         # The newest write under way of some of a person's fields, by person and field names.
         self._latest_writes: dict[tuple[Any, ...], object] = {}
 
@@ -374,7 +375,7 @@ class Database:
         Returns the order and whether this call created it; a repeated Buy gets the same order.
         """
         # Forgotten before the insert too, so a picker drawn meanwhile reads it afresh.
-        self._forget_recent(quote.user_id)
+        self._recent.pop(quote.user_id, None)
         cursor = await self._db.execute(
             "INSERT INTO orders (quote_id, user_id, chat_id, country_id, country_title,"
             " country_iso, application_id, app_title, price, currency, status, created_at,"
@@ -399,14 +400,10 @@ class Database:
         created = cursor.rowcount == 1
         await cursor.close()
         if created:
-            self._forget_recent(quote.user_id)
+            self._recent.pop(quote.user_id, None)
         row = await self._one("SELECT * FROM orders WHERE quote_id = ?", (quote.id,))
         assert row is not None
         return _order(row), created
-
-    def _forget_recent(self, user_id: int) -> None:
-        for key in [key for key in self._recent if key[0] == user_id]:
-            del self._recent[key]
 
     async def order_for_quote(self, quote_id: int) -> Order | None:
         row = await self._one("SELECT * FROM orders WHERE quote_id = ?", (quote_id,))
@@ -487,8 +484,7 @@ class Database:
         """Countries or apps this person bought most recently, newest first."""
         if column not in ("country_id", "application_id"):
             raise ValueError(column)
-        key = (user_id, column, limit)
-        kept = self._recent.get(key)
+        kept = self._recent.get(user_id, {}).get((column, limit))
         if kept is not None:
             return list(kept)
         rows = await self._all(
@@ -496,8 +492,9 @@ class Database:
             f" GROUP BY {column} ORDER BY MAX(id) DESC LIMIT ?",
             (user_id, limit),
         )
-        _keep(self._recent, key, [row["choice"] for row in rows])
-        return list(self._recent[key])
+        choices: list[int] = [row["choice"] for row in rows]
+        _keep(self._recent, user_id, self._recent.get(user_id, {}))[(column, limit)] = choices
+        return list(choices)
 
     async def orders_since(self, user_id: int, since: float) -> list[Order]:
         rows = await self._all(
