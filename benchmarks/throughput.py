@@ -105,15 +105,14 @@ async def run(smoke: bool) -> list[Result]:
             progress(f"update_throughput: {size.rounds} x {size.updates} updates each, in turns")
             ours_rounds: list[Round] = []
             floor_rounds: list[Round] = []
+            turns = [
+                (ours_rounds, telegram, ours, ours_pickers),
+                (floor_rounds, floor_telegram, floor, floor_pickers),
+            ]
             for n in range(size.rounds):
                 # Alternating who goes first, so neither always runs on the warmer machine.
-                if n % 2 == 0:
-                    ours_rounds.append(await one_round(telegram, ours, ours_pickers, size.updates))
-                floor_rounds.append(
-                    await one_round(floor_telegram, floor, floor_pickers, size.updates)
-                )
-                if n % 2 == 1:
-                    ours_rounds.append(await one_round(telegram, ours, ours_pickers, size.updates))
+                for rounds, emulator, child, pickers in turns if n % 2 == 0 else turns[::-1]:
+                    rounds.append(await one_round(emulator, child, pickers, size.updates))
     return [report(size, ours_rounds, floor_rounds)]
 
 
