@@ -34,12 +34,15 @@ class Poller:
         rate: float,
         jitter: float = 0.1,
         time: Callable[[], float] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self._orders = orders
         self._interval = interval
         self._jitter = jitter
         self._concurrency = max(1, min(64, int(rate)))
         self._time = time
+        # Its own generator, so a simulation can seed the jitter and replay a run exactly.
+        self._random = rng or random.Random()
         self._due: list[tuple[float, int]] = []
         # The one due time that counts per order; heap entries that disagree are stale.
         self._due_at: dict[int, float] = {}
@@ -53,7 +56,7 @@ class Poller:
         return self._time() if self._time else asyncio.get_running_loop().time()
 
     def _spread(self, seconds: float) -> float:
-        return seconds * (1 + random.uniform(-self._jitter, self._jitter))
+        return seconds * (1 + self._random.uniform(-self._jitter, self._jitter))
 
     @property
     def watched(self) -> int:
@@ -80,7 +83,7 @@ class Poller:
         pending = await self._orders.pollable()
         # Spread the restored orders over one interval instead of polling them all at once.
         for order in pending:
-            self.schedule(order.id, random.uniform(0, self._interval))
+            self.schedule(order.id, self._random.uniform(0, self._interval))
         log.info("poller started with %d open orders", len(pending))
         self._tasks = [
             asyncio.create_task(self._run(), name="poller"),
