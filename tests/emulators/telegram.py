@@ -6,10 +6,10 @@ import asyncio
 import copy
 import json
 import re
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from time import monotonic
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -102,7 +102,8 @@ def _token_is_well_formed(token: str) -> bool:
 
 
 class TelegramEmulator(BotApi):
-    """Serves the Bot API on 127.0.0.1 and keeps each user's private chat as the user sees it.
+    """Serves the Bot API on 127.0.0.1 (or in-process, through ``call``, without ``start``)
+    and keeps each user's private chat as the user sees it.
 
     With ``token=None`` any well-formed token is accepted; otherwise any other is refused.
     """
@@ -114,8 +115,9 @@ class TelegramEmulator(BotApi):
         bot_first_name: str = "Test Bot",
         bot_username: str = "test_bot",
         callback_answer_max_age: float | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(token, bot_first_name, bot_username)
+        super().__init__(token, bot_first_name, bot_username, wall_clock)
         self.callback_answer_max_age = callback_answer_max_age
         self.calls: list[Call] = []
         self._initial_max_age = callback_answer_max_age
@@ -302,25 +304,45 @@ class TelegramEmulator(BotApi):
     async def _not_found(self, _request: web.Request) -> web.Response:
         return web.json_response(ApiError(404, "Not Found").payload(), status=404)
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        # Telegram's method names are case-insensitive.
-        method = self._by_lower_name.get(request.match_info["method"].lower())
-        call = Call(method or request.match_info["method"], {}, monotonic())
-        self.calls.append(call)
+    async def call(self, token: str, method: str, params: ApiObject) -> tuple[int, ApiObject]:
+        """One Bot API call as Telegram serves it, whatever carried it: the HTTP status and the
+        JSON payload. ``params`` are decoded already, as Telegram reads form values."""
+        call = self._record(method, params)
         try:
-            call.params = await self._read_params(request)
-            self._check_token(request.match_info["token"])
-            if method is None:
+            self._check_token(token)
+            name = self._by_lower_name.get(method.lower())
+            if name is None:
                 raise ApiError(404, "Not Found")
-            self._take_fault(method)
-            call.result = await self._methods[method](call.params)
+            self._take_fault(name)
+            call.result = await self._methods[name](params)
         except ApiError as error:
-            call.ok, call.error_code, call.description = False, error.error_code, error.description
-            self._notify()
-            return web.json_response(error.payload(), status=error.error_code)
+            return self._failed(call, error)
         call.ok = True
         self._notify()
-        return web.json_response({"ok": True, "result": call.result})
+        return 200, {"ok": True, "result": call.result}
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        token, method = request.match_info["token"], request.match_info["method"]
+        try:
+            params = await self._read_params(request)
+        except ApiError as error:
+            # Telegram received the call even though it could not read it.
+            status, payload = self._failed(self._record(method, {}), error)
+        else:
+            status, payload = await self.call(token, method, params)
+        return web.json_response(payload, status=status)
+
+    def _record(self, method: str, params: ApiObject) -> Call:
+        # Telegram's method names are case-insensitive; the record shows the canonical one.
+        name = self._by_lower_name.get(method.lower(), method)
+        call = Call(name, params, asyncio.get_running_loop().time())
+        self.calls.append(call)
+        return call
+
+    def _failed(self, call: Call, error: ApiError) -> tuple[int, ApiObject]:
+        call.ok, call.error_code, call.description = False, error.error_code, error.description
+        self._notify()
+        return error.error_code, error.payload()
 
     async def _read_params(self, request: web.Request) -> ApiObject:
         raw: dict[str, Any] = dict(request.query)

@@ -69,6 +69,11 @@ def _int_arg(params: ApiObject, name: str, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
+def _loop_time() -> float:
+    # Ages and rate windows on the running loop's clock, so they follow a virtual loop too.
+    return asyncio.get_running_loop().time()
+
+
 def _commands_key(params: ApiObject) -> tuple[str, str]:
     scope = params.get("scope")
     scope = scope if isinstance(scope, dict) else {"type": "default"}
@@ -78,8 +83,16 @@ def _commands_key(params: ApiObject) -> tuple[str, str]:
 class BotApi:
     """The state behind the Bot API: every change wakes whoever waits for one."""
 
-    def __init__(self, token: str | None, bot_first_name: str, bot_username: str) -> None:
+    def __init__(
+        self,
+        token: str | None,
+        bot_first_name: str,
+        bot_username: str,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.token = token
+        # Message dates; a simulation passes its virtual clock so a run replays byte for byte.
+        self._wall_clock = wall_clock
         self.bot_first_name = bot_first_name
         self.bot_username = bot_username
         self.callback_answer_max_age: float | None = None
@@ -128,6 +141,9 @@ class BotApi:
             "first_name": self.bot_first_name,
             "username": self.bot_username,
         }
+
+    def _date(self) -> int:
+        return int(self._wall_clock())
 
     def _notify(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
@@ -180,7 +196,7 @@ class BotApi:
             raise AssertionError(f"user {chat.id} blocked the bot; unblock them first")
         if not text.strip():
             raise ValueError("Telegram clients do not send empty messages")
-        message = ChatMessage(chat.next_message_id(), False, text, int(time.time()))
+        message = ChatMessage(chat.next_message_id(), False, text, self._date())
         message.entities = find_entities(text)
         chat.add(message)
         self.queue_update("message", self.message_object(chat, message))
@@ -189,7 +205,7 @@ class BotApi:
     def user_taps(self, chat: Chat, message: ChatMessage, data: str) -> CallbackQuery:
         query_id = str(4_000_000 + self._next_query_id)
         self._next_query_id += 1
-        query = CallbackQuery(query_id, chat.id, message.message_id, data, time.monotonic())
+        query = CallbackQuery(query_id, chat.id, message.message_id, data, _loop_time())
         self.callback_queries[query_id] = query
         payload = {
             "id": query_id,
@@ -213,7 +229,7 @@ class BotApi:
             {
                 "chat": chat.api_object(),
                 "from": chat.user,
-                "date": int(time.time()),
+                "date": self._date(),
                 "old_chat_member": member if blocked else kicked,
                 "new_chat_member": kicked if blocked else member,
             },
@@ -243,7 +259,7 @@ class BotApi:
         limit = self._rate_limit
         if limit is None:
             return
-        now = time.monotonic()
+        now = _loop_time()
         while chat.hits and chat.hits[0] <= now - limit.window_s:
             chat.hits.popleft()
         if len(chat.hits) >= limit.max_per_window:
@@ -264,7 +280,7 @@ class BotApi:
 
     def _edited(self, chat: Chat, message: ChatMessage) -> ApiObject:
         message.edited += 1
-        message.edit_date = int(time.time())
+        message.edit_date = self._date()
         chat.touch(message)
         self._notify()
         return self.message_object(chat, message)
@@ -363,7 +379,7 @@ class BotApi:
             reply_to = None
         self._check_reachable(chat)
         self._count_hit(chat)
-        message = ChatMessage(chat.next_message_id(), True, text, int(time.time()), entities)
+        message = ChatMessage(chat.next_message_id(), True, text, self._date(), entities)
         message.html, message.reply_markup, message.reply_to_message_id = html, inline, reply_to
         if reply_keyboard is not None:
             chat.reply_keyboard = None if reply_keyboard.get("remove_keyboard") else reply_keyboard
@@ -411,7 +427,7 @@ class BotApi:
         if (
             query is None
             or query.answer is not None
-            or (max_age is not None and time.monotonic() - query.created_at > max_age)
+            or (max_age is not None and _loop_time() - query.created_at > max_age)
         ):
             raise ApiError(400, QUERY_TOO_OLD)
         text, url = params.get("text"), params.get("url")
