@@ -9,6 +9,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from types import TracebackType
 from typing import Self, assert_never
@@ -56,6 +57,19 @@ _BOOLEANS = {"true": True, "True": True, "false": False, "False": False}
 Params = Mapping[str, str]
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a control call answers, transport aside; `dropped`: the connection closes instead."""
+
+    status: int = 200
+    body: str = ""
+    content_type: str = "application/json"
+    dropped: bool = False
+
+
+DROPPED = Reply(status=0, dropped=True)
 
 
 class SmsManEmulator:
@@ -278,30 +292,37 @@ class SmsManEmulator:
         return app
 
     async def _control(self, request: web.Request) -> web.StreamResponse:
-        endpoint = request.match_info["endpoint"]
         params = await _read_params(request)
+        reply = await self.respond(request.match_info["endpoint"], request.method, params)
+        if reply.dropped:
+            if request.transport is not None:
+                request.transport.abort()
+            # Nothing can be written any more; aiohttp drops this answer with the connection.
+            return web.Response(status=500)
+        return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)
+
+    async def respond(self, endpoint: str, http_method: str, params: Params) -> Reply:
+        """One control call, whatever carried it: latency, faults, the answer and the record."""
         if endpoint not in self._answers:
-            self._record(endpoint, request.method, params, "not_found")
+            self._record(endpoint, http_method, params, "not_found")
             missing = {
                 "success": False,
                 "error_code": "not_found",
                 "error_msg": f"Unknown method /control/{endpoint}",
             }
-            return _json(missing, status=404)
+            return _json_reply(missing, status=404)
         latency = self._latency.get(endpoint)
         if latency:
             await self._pause(latency)
         fault = self._faults.take(endpoint)
         if fault is not None:
-            self._record(endpoint, request.method, params, f"fault:{fault.kind}")
-            return await self._faulty(request, endpoint, params, fault)
+            self._record(endpoint, http_method, params, f"fault:{fault.kind}")
+            return await self._faulty(endpoint, params, fault)
         body = self._answer(endpoint, params)
-        self._record(endpoint, request.method, params, _answer_kind(body))
-        return _json(body)
+        self._record(endpoint, http_method, params, _answer_kind(body))
+        return _json_reply(body)
 
-    async def _faulty(
-        self, request: web.Request, endpoint: str, params: Params, fault: Fault
-    ) -> web.StreamResponse:
+    async def _faulty(self, endpoint: str, params: Params, fault: Fault) -> Reply:
         match fault.kind:
             case FaultKind.HTTP_500:
                 return _server_error()
@@ -309,23 +330,21 @@ class SmsManEmulator:
                 self._answer(endpoint, params)
                 return _server_error()
             case FaultKind.HTTP_502:
-                return web.Response(status=502, text=BAD_GATEWAY_HTML, content_type="text/html")
+                return Reply(status=502, body=BAD_GATEWAY_HTML, content_type="text/html")
             case FaultKind.MALFORMED:
-                return web.Response(text=MALFORMED_JSON, content_type="application/json")
+                return Reply(body=MALFORMED_JSON)
             case FaultKind.HTML:
-                return web.Response(text=CHALLENGE_HTML, content_type="text/html")
+                return Reply(body=CHALLENGE_HTML, content_type="text/html")
             case FaultKind.TIMEOUT:
                 await self._pause(fault.seconds)
-                return _json(self._answer(endpoint, params))
+                return _json_reply(self._answer(endpoint, params))
             case FaultKind.DROP:
-                if request.transport is not None:
-                    request.transport.abort()
-                # Nothing can be written any more; aiohttp drops this answer with the connection.
-                return web.Response(status=500)
+                return DROPPED
             case FaultKind.ERROR_CODE:
-                return _json({"success": False, "error_code": fault.code, "error_msg": fault.msg})
+                error = {"success": False, "error_code": fault.code, "error_msg": fault.msg}
+                return _json_reply(error)
             case FaultKind.EMPTY_LIST:
-                return _json([])
+                return _json_reply([])
             case _:
                 assert_never(fault.kind)
 
@@ -562,8 +581,12 @@ def _json(body: object, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=_dumps)
 
 
-def _server_error() -> web.Response:
-    return web.Response(status=500, text=SERVER_ERROR_JSON, content_type="application/json")
+def _json_reply(body: object, status: int = 200) -> Reply:
+    return Reply(status=status, body=_dumps(body))
+
+
+def _server_error() -> Reply:
+    return Reply(status=500, body=SERVER_ERROR_JSON)
 
 
 def _answer_kind(body: object) -> str:
