@@ -461,6 +461,19 @@ async def test_ready_rearms_for_a_second_code(
     assert await balance(client) == Decimal("987.50")
 
 
+async def test_each_code_records_when_it_arrived(
+    client: httpx.AsyncClient, emulator: SmsManEmulator, clock: FakeClock
+) -> None:
+    request_id = await buy(client)
+    clock.advance(7)
+    emulator.deliver_sms(request_id, "111111")
+    await call(client, "set-status", request_id=request_id, status="ready")
+    clock.advance(30)
+    emulator.deliver_sms(request_id, "222222")
+    [request] = emulator.requests
+    assert request.code_times == [1007.0, 1037.0]
+
+
 @pytest.mark.parametrize(
     ("status", "final"), [("reject", RequestStatus.REJECTED), ("used", RequestStatus.USED)]
 )
@@ -548,6 +561,43 @@ async def test_expiry_after_a_code_keeps_the_charge(
     assert emulator.requests[0].status is RequestStatus.EXPIRED
     with pytest.raises(ValueError, match="expired"):
         emulator.deliver_sms(request_id, "6666")
+
+
+async def test_expire_now_without_a_code_refunds(
+    client: httpx.AsyncClient, emulator: SmsManEmulator, clock: FakeClock
+) -> None:
+    request_id = await buy(client)
+    clock.advance(10)
+    expired = emulator.expire_now(request_id)
+    assert (expired.status, expired.refunded) == (RequestStatus.EXPIRED, True)
+    assert expired.finished_at == expired.expires_at == 1010.0
+    assert await call(client, "get-sms", request_id=request_id) == NOT_FOUND
+    assert await balance(client) == Decimal("1000.00")
+    refund = emulator.ledger[-1]
+    assert (refund.kind, refund.reason, refund.time) == (LedgerKind.REFUND, "expired", 1010.0)
+
+
+async def test_expire_now_after_a_code_keeps_the_charge(
+    client: httpx.AsyncClient, emulator: SmsManEmulator
+) -> None:
+    request_id = await buy(client)
+    emulator.deliver_sms(request_id, "5555")
+    assert emulator.expire_now(request_id).refunded is False
+    assert await balance(client) == Decimal("987.50")
+    assert len(emulator.ledger) == 1
+
+
+async def test_expire_now_refuses_unknown_and_finished_requests(
+    client: httpx.AsyncClient, emulator: SmsManEmulator
+) -> None:
+    with pytest.raises(ValueError, match="does not exist"):
+        emulator.expire_now(42)
+    request_id = await buy(client)
+    await call(client, "set-status", request_id=request_id, status="reject")
+    with pytest.raises(ValueError, match="already rejected"):
+        emulator.expire_now(request_id)
+    emulator.state.expire_due()
+    assert len(emulator.ledger) == 2, "the rejected request was refunded once, not again"
 
 
 async def test_custom_lifetime(clock: FakeClock) -> None:
@@ -663,6 +713,33 @@ async def test_fault_lost_response(client: httpx.AsyncClient, emulator: SmsManEm
     assert body["success"] is True
 
 
+async def test_fault_late_answer_acts_first_and_answers_after_the_client_gave_up(
+    client: httpx.AsyncClient, emulator: SmsManEmulator
+) -> None:
+    emulator.fail_next("get-number", "late_answer", seconds=30)
+    with pytest.raises(httpx.ReadTimeout):
+        await client.get(
+            "/get-number",
+            params={"token": TOKEN, "country_id": "1", "application_id": "3"},
+            timeout=0.2,
+        )
+    # Unlike a timeout fault, the purchase happened: the provider sold, the client never heard.
+    [request] = emulator.requests
+    assert request.status is RequestStatus.WAITING
+    assert await balance(client) == Decimal("987.50")
+    assert emulator.calls[0].answer == "fault:late_answer"
+
+
+async def test_fault_late_answer_reaches_a_client_that_waits(
+    client: httpx.AsyncClient, emulator: SmsManEmulator
+) -> None:
+    emulator.fail_next("set-status", "late_answer", seconds=0.01)
+    request_id = await buy(client)
+    body = await call(client, "set-status", request_id=request_id, status="reject")
+    assert body == {"request_id": request_id, "success": True}
+    assert await balance(client) == Decimal("1000.00")
+
+
 async def test_faults_queue_in_order(client: httpx.AsyncClient, emulator: SmsManEmulator) -> None:
     emulator.fail_next("get-balance", "empty_list")
     emulator.fail_next("get-balance", "http_500")
@@ -776,6 +853,10 @@ async def test_http_hooks(
     assert request["request_id"] == request_id
     assert request["status"] == "received"
     assert (request["cost"], request["refunded"], request["codes"]) == ("20.50", False, ["482913"])
+    assert request["code_times"] == [1000.0]
+    response = await hooks.post("/expire", json={"request_id": request_id})
+    assert response.json()["request"]["status"] == "expired"
+    assert (await hooks.post("/expire", json={"request_id": request_id})).status_code == 400
     ledger = (await hooks.get("/ledger")).json()
     assert ledger["spent"] == "20.50"
     assert ledger["entries"][0]["kind"] == "charge"
@@ -805,6 +886,8 @@ async def test_http_hooks(
     [
         ("/sms", {"request_id": 42, "code": "1"}),
         ("/sms", {"request_id": "1", "code": "1"}),
+        ("/expire", {"request_id": 42}),
+        ("/expire", {}),
         ("/stock", {"country_id": 1, "application_id": 3, "count": True}),
         ("/stock", {"country_id": 1, "application_id": 3, "cost": "abc"}),
         ("/stock", {"country_id": 1, "application_id": 3, "count": -1}),

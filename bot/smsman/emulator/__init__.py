@@ -12,7 +12,7 @@ from bot.smsman.emulator.catalog import (
 )
 from bot.smsman.emulator.errors import ApiError
 from bot.smsman.emulator.faults import Fault, FaultKind
-from bot.smsman.emulator.server import CONTROL_ENDPOINTS, SmsManEmulator
+from bot.smsman.emulator.server import CONTROL_ENDPOINTS, Reply, SmsManEmulator
 from bot.smsman.emulator.state import (
     RUB_PER_UNIT,
     ActivationRequest,
@@ -42,6 +42,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerKind",
     "Offer",
+    "Reply",
     "RequestStatus",
     "SmsManEmulator",
 ]

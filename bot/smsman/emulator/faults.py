@@ -13,9 +13,9 @@ class FaultKind(StrEnum):
 
     http_500: a JSON body outside SMS-man's envelope; http_502: an nginx HTML page;
     malformed: 200 with broken JSON; html: 200 with an HTML page; timeout: no answer for
-    `seconds`, then the normal one if the client still waits; drop: the connection closes
-    without an answer; error_code: 200 with the given code and msg; empty_list: 200 with [];
-    lost_response: see below.
+    `seconds`, then the call takes effect and answers if the client still waits; drop: the
+    connection closes without an answer; error_code: 200 with the given code and msg;
+    empty_list: 200 with []; lost_response and late_answer: see below.
     """
 
     HTTP_500 = "http_500"
@@ -29,11 +29,15 @@ class FaultKind(StrEnum):
     # The call takes effect (a purchase is charged, a reject refunded), then the answer
     # is replaced by an HTTP 500: "the provider acted but we never heard".
     LOST_RESPONSE = "lost_response"
+    # The call takes effect at once, and its answer comes only after `seconds`: a client
+    # that gives up sooner never hears that the provider sold or refunded.
+    LATE_ANSWER = "late_answer"
 
 
 @dataclass(frozen=True)
 class Fault:
-    """One injected fault; `seconds` matters for TIMEOUT, `code` and `msg` for ERROR_CODE."""
+    """One injected fault; `seconds` matters for TIMEOUT and LATE_ANSWER, `code` and `msg`
+    for ERROR_CODE."""
 
     kind: FaultKind
     seconds: float = 60.0

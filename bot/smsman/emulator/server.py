@@ -220,6 +220,9 @@ class SmsManEmulator:
     def deliver_sms(self, request_id: int, code: str) -> ActivationRequest:
         return self._state.deliver_sms(request_id, code)
 
+    def expire_now(self, request_id: int) -> ActivationRequest:
+        return self._state.expire_now(request_id)
+
     def set_stock(
         self,
         country_id: int,
@@ -278,6 +281,7 @@ class SmsManEmulator:
         app.router.add_post("/control/{endpoint:.*}", self._control)
         hooks: dict[str, _Handler] = {
             "sms": self._hook_sms,
+            "expire": self._hook_expire,
             "stock": self._hook_stock,
             "balance": self._hook_balance,
             "latency": self._hook_latency,
@@ -338,6 +342,10 @@ class SmsManEmulator:
             case FaultKind.TIMEOUT:
                 await self._pause(fault.seconds)
                 return _json_reply(self._answer(endpoint, params))
+            case FaultKind.LATE_ANSWER:
+                body = self._answer(endpoint, params)
+                await self._pause(fault.seconds)
+                return _json_reply(body)
             case FaultKind.DROP:
                 return DROPPED
             case FaultKind.ERROR_CODE:
@@ -486,6 +494,10 @@ class SmsManEmulator:
         delivered = self.deliver_sms(_int_field(payload, "request_id"), _str_field(payload, "code"))
         return _json({"ok": True, "request": _request_json(delivered)})
 
+    async def _hook_expire(self, request: web.Request) -> web.StreamResponse:
+        expired = self.expire_now(_int_field(await _payload(request), "request_id"))
+        return _json({"ok": True, "request": _request_json(expired)})
+
     async def _hook_stock(self, request: web.Request) -> web.StreamResponse:
         payload = await _payload(request)
         count = payload.get("count")
@@ -621,6 +633,7 @@ def _request_json(request: ActivationRequest) -> dict[str, object]:
         "cost": _money(request.cost),
         "refunded": request.refunded,
         "codes": request.codes,
+        "code_times": request.code_times,
         "sms_code": request.sms_code,
         "has_multiple_sms": request.has_multiple_sms,
         "ref": request.ref,

@@ -59,6 +59,8 @@ class ActivationRequest:
     ref: str | None
     status: RequestStatus = RequestStatus.WAITING
     codes: list[str] = field(default_factory=list)
+    # When each of `codes` arrived, on the state's clock.
+    code_times: list[float] = field(default_factory=list)
     refunded: bool = False
     finished_at: float | None = None
 
@@ -291,7 +293,21 @@ class EmulatorState:
         # Emulator choice: an SMS arriving while a code is still shown replaces it, so
         # get-sms always answers the newest code.
         request.codes.append(code)
+        request.code_times.append(self._clock())
         request.status = RequestStatus.RECEIVED
+        return request
+
+    def expire_now(self, request_id: int) -> ActivationRequest:
+        """The provider forgets an active request at once, as if its lifetime had just ended;
+        raises ValueError when the request does not exist or is finished."""
+        request = self.find(request_id)
+        if request is None:
+            raise ValueError(f"request {request_id} does not exist")
+        if not request.active:
+            raise ValueError(f"request {request_id} is already {request.status}")
+        now = self._clock()
+        request.expires_at = now
+        self._finish(request, RequestStatus.EXPIRED, now)
         return request
 
     def expire_due(self) -> None:
