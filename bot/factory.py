@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import httpx
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.utils.i18n import I18n
@@ -42,9 +46,13 @@ SMSMAN_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 DRAIN_TIMEOUT = 20.0
 
 
-def create_bot(settings: Settings) -> Bot:
-    base = settings.telegram_base_url
-    session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    """The Bot over `session` (a simulation's), or over aiohttp to the configured server."""
+    if session is None:
+        base = settings.telegram_base_url
+        session = (
+            AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+        )
     session.middleware(KeepResponseTypes())
     session.middleware(RetryAfterMiddleware())
     return Bot(
@@ -108,17 +116,23 @@ class Application:
         clock: Clock = system_clock,
         locales: Path = LOCALES_DIR,
         smsman_timeout: httpx.Timeout = SMSMAN_TIMEOUT,
+        bot_session: BaseSession | None = None,
+        smsman_transport: httpx.AsyncBaseTransport | None = None,
+        connect_db: Callable[..., aiosqlite.Connection] = aiosqlite.connect,
+        rng: random.Random | None = None,
     ) -> Application:
+        """The defaults are production's; a simulation passes in-process transports, an
+        inline sqlite connection and a seeded generator, and gets the same application."""
         i18n = create_i18n(settings.default_locale, locales)
-        db = await Database.open(settings.database_path)
-        http = httpx.AsyncClient(timeout=smsman_timeout)
+        db = await Database.open(settings.database_path, connect=connect_db)
+        http = httpx.AsyncClient(timeout=smsman_timeout, transport=smsman_transport)
         smsman = SmsManClient(
             http,
             settings.smsman_base_url,
             settings.smsman_token,
             RateLimiter(settings.smsman_max_rps),
         )
-        bot = create_bot(settings)
+        bot = create_bot(settings, bot_session)
         catalog = Catalog(smsman, clock, settings.currency)
         alerts = AdminAlerts(bot, db, i18n, settings.admin_ids, settings.currency, clock)
         access = Access(db, settings, clock)
@@ -135,7 +149,7 @@ class Application:
             clock=clock,
         )
         poller = Poller(
-            orders, interval=settings.poll_interval_seconds, rate=settings.smsman_max_rps
+            orders, interval=settings.poll_interval_seconds, rate=settings.smsman_max_rps, rng=rng
         )
         dp = create_dispatcher(
             settings=settings,

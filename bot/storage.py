@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -213,10 +214,12 @@ class Database:
         self._latest_writes: dict[tuple[Any, ...], object] = {}
 
     @classmethod
-    async def open(cls, path: Path | str) -> Database:
+    async def open(
+        cls, path: Path | str, *, connect: Callable[..., aiosqlite.Connection] = aiosqlite.connect
+    ) -> Database:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(str(path), isolation_level=None)
+        connection = await connect(str(path), isolation_level=None)
         database = cls(connection)
         try:
             connection.row_factory = aiosqlite.Row
