@@ -1,4 +1,4 @@
-"""The simulation harness: virtual time, the crash switch, inline sqlite."""
+"""The simulation harness: virtual time, inline sqlite, in-process transports."""
 
 from __future__ import annotations
 
@@ -6,13 +6,29 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
+from pydantic import SecretStr
 
+from bot.smsman.client import SmsManClient
+from bot.smsman.emulator import RequestStatus, SmsManEmulator
+from bot.smsman.errors import ProviderTimeout, ProviderUnavailable
+from bot.smsman.ratelimit import RateLimiter
+from tests.conftest import ALLOWED_ID, SMSMAN_TOKEN
+from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 from tests.sim import sqlite
 from tests.sim.effects import Crashed, Effects
 from tests.sim.loop import Deadlock, VirtualTimeLoop, virtual_loop
+from tests.sim.smsman_transport import InProcessTransport
+from tests.sim.telegram_session import InProcessSession
+
+USA, TELEGRAM = 5, 3
 
 
 @pytest.fixture
@@ -127,3 +143,73 @@ def test_inline_sqlite_uses_no_thread_and_a_crash_rolls_back(
     assert loop.run(count()) == 0
     assert effects.recent[0] == "sqlite connect"
     assert "sqlite Connection.execute INSERT INTO t VALUES (1)" in effects.recent
+
+
+# In-process transports
+
+
+def test_telegram_errors_are_aiograms_own(loop: VirtualTimeLoop) -> None:
+    telegram = TelegramEmulator(DEFAULT_TOKEN)
+    effects = Effects()
+    bot = Bot(DEFAULT_TOKEN, session=InProcessSession(telegram, effects))
+    telegram.user(ALLOWED_ID)
+    telegram.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
+    with pytest.raises(TelegramRetryAfter) as retry:
+        loop.run(bot.send_message(ALLOWED_ID, "hi"))
+    assert retry.value.retry_after == 7
+    telegram.block(ALLOWED_ID)
+    with pytest.raises(TelegramForbiddenError):
+        loop.run(bot.send_message(ALLOWED_ID, "hi"))
+    assert [c.method for c in telegram.calls] == ["sendMessage", "sendMessage"]
+    assert list(effects.recent) == ["telegram sendMessage", "telegram sendMessage"]
+
+
+def test_telegram_params_arrive_as_the_form_would_carry_them(loop: VirtualTimeLoop) -> None:
+    telegram = TelegramEmulator(DEFAULT_TOKEN)
+    session = InProcessSession(telegram, Effects())
+    bot = Bot(DEFAULT_TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    user = telegram.user(ALLOWED_ID)
+    loop.run(bot.send_message(ALLOWED_ID, "<b>hi</b> there", disable_notification=True))
+    [call] = telegram.calls
+    # A str enum such as ParseMode.HTML arrives as its text, a bool as a decoded form value.
+    assert call.params == {
+        "chat_id": ALLOWED_ID,
+        "text": "<b>hi</b> there",
+        "parse_mode": "HTML",
+        "disable_notification": True,
+    }
+    assert user.bot_messages[0].text == "hi there"
+
+
+def smsman_client(emulator: SmsManEmulator) -> SmsManClient:
+    transport = InProcessTransport(emulator, Effects())
+    http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(15.0))
+    return SmsManClient(
+        http, "http://smsman.invalid/control", SecretStr(SMSMAN_TOKEN), RateLimiter(5)
+    )
+
+
+def test_a_late_answer_is_a_timeout_after_the_purchase(loop: VirtualTimeLoop) -> None:
+    emulator = SmsManEmulator(token=SMSMAN_TOKEN, clock=loop.time)
+    emulator.fail_next("get-number", "late_answer", seconds=60)
+    client = smsman_client(emulator)
+    with pytest.raises(ProviderTimeout) as timeout:
+        loop.run(client.get_number(USA, TELEGRAM))
+    assert timeout.value.outcome_unknown is True
+    assert loop.time() == 15.0, "the client's read timeout, in virtual time"
+    [request] = emulator.requests
+    assert request.status is RequestStatus.WAITING
+    assert emulator.spent == request.cost
+
+
+def test_a_dropped_connection_is_provider_unavailable(loop: VirtualTimeLoop) -> None:
+    emulator = SmsManEmulator(token=SMSMAN_TOKEN, clock=loop.time)
+    emulator.fail_next("get-number", "drop")
+    client = smsman_client(emulator)
+    with pytest.raises(ProviderUnavailable, match="RemoteProtocolError") as dropped:
+        loop.run(client.get_number(USA, TELEGRAM))
+    assert not isinstance(dropped.value, ProviderTimeout)
+    assert dropped.value.outcome_unknown is True
+    assert emulator.calls[0].answer == "fault:drop"
+    # A normal answer still gets through the same transport.
+    assert loop.run(client.get_balance()) == Decimal("1000.00")

@@ -78,7 +78,7 @@ class _Fault:
     times: int
 
 
-def _decode(name: str, value: Any) -> Any:
+def decode_param(name: str, value: Any) -> Any:
     """A parameter as Telegram reads it: form values are strings, nested objects JSON."""
     if not isinstance(value, str):
         return value
@@ -357,7 +357,7 @@ class TelegramEmulator(BotApi):
         elif request.body_exists:
             form = await request.post()
             raw |= {key: value for key, value in form.items() if isinstance(value, str)}
-        return {key: _decode(key, value) for key, value in raw.items()}
+        return {key: decode_param(key, value) for key, value in raw.items()}
 
     def _check_token(self, token: str) -> None:
         if not _token_is_well_formed(token):
