@@ -1,4 +1,4 @@
-"""The simulation harness: virtual time, inline sqlite, in-process transports."""
+"""The simulation harness: virtual time, inline sqlite, in-process transports, crashes, replay."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,11 +23,13 @@ from bot.smsman.errors import ProviderTimeout, ProviderUnavailable
 from bot.smsman.ratelimit import RateLimiter
 from tests.conftest import ALLOWED_ID, SMSMAN_TOKEN
 from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
+from tests.flows import buy_number, price_screen
 from tests.sim import sqlite
 from tests.sim.effects import Crashed, Effects
 from tests.sim.loop import Deadlock, VirtualTimeLoop, virtual_loop
 from tests.sim.smsman_transport import InProcessTransport
 from tests.sim.telegram_session import InProcessSession
+from tests.sim.world import EPOCH, World
 
 USA, TELEGRAM = 5, 3
 
@@ -35,6 +38,23 @@ USA, TELEGRAM = 5, 3
 def loop() -> Iterator[VirtualTimeLoop]:
     with virtual_loop() as loop:
         yield loop
+
+
+def make_world(tmp_path: Path, locales: Path) -> World:
+    world = World(tmp_path, locales)
+    world.smsman.set_stock(USA, TELEGRAM, count=40, cost=Decimal("12.50"))
+    return world
+
+
+@pytest.fixture
+def world(tmp_path: Path, locales: Path) -> Iterator[World]:
+    world = make_world(tmp_path, locales)
+    yield world
+    world.close()
+
+
+def crashes_reported(world: World) -> list[dict[str, Any]]:
+    return [e for e in world.loop_errors() if isinstance(e.get("exception"), Crashed)]
 
 
 # The loop
@@ -213,3 +233,146 @@ def test_a_dropped_connection_is_provider_unavailable(loop: VirtualTimeLoop) -> 
     assert emulator.calls[0].answer == "fault:drop"
     # A normal answer still gets through the same transport.
     assert loop.run(client.get_balance()) == Decimal("1000.00")
+
+
+# The whole bot
+
+
+def purchase_with_a_code(world: World) -> None:
+    world.open()
+    user = world.telegram.user(ALLOWED_ID)
+    card = world.run(buy_number(user))
+    assert "+1" in card.text
+    [request] = world.smsman.requests
+    world.smsman.deliver_sms(request.request_id, "482913")
+    world.advance(10)
+    [push] = [m for m in user.bot_messages if "Telegram code: 482913" in m.text]
+    assert push.message_id != card.message_id
+    world.advance(3600)
+
+
+def test_a_purchase_end_to_end(world: World) -> None:
+    started = time.perf_counter()
+    purchase_with_a_code(world)
+    assert world.now() >= EPOCH + 3610
+    assert time.perf_counter() - started < 5
+    world.stop()
+    assert world.loop_errors() == []
+
+
+def test_a_clean_restart_keeps_watching_the_order(world: World) -> None:
+    world.open()
+    user = world.telegram.user(ALLOWED_ID)
+    world.run(buy_number(user))
+    world.stop()
+    [request] = world.smsman.requests
+    world.smsman.deliver_sms(request.request_id, "271828")
+    world.advance(60)
+    world.open()
+    world.run(user.wait_for_text("Telegram code: 271828"))
+
+
+def test_a_crash_while_stopping(world: World) -> None:
+    world.open()
+    world.effects.arm(0)
+    world.stop()
+    assert world.app is None
+    assert world.effects.crashed_before is not None
+    assert world.open() is not None
+    assert crashes_reported(world) == []
+
+
+def purchase_crash_and_restart(world: World) -> None:
+    purchase_with_a_code(world)
+    user = world.telegram.user(ALLOWED_ID)
+    world.run(price_screen(user))
+    world.effects.arm(9)
+    world.run(user.tap("Buy for"))
+    world.advance(30)
+    world.crash()
+    world.open()
+    world.run(user.send("/start"))
+    world.run(user.wait_for_text("Hi,"))
+    world.advance(600)
+
+
+def test_a_lost_task_error_is_reported(world: World) -> None:
+    async def fail() -> None:
+        raise ValueError("nobody awaits this")
+
+    async def start() -> None:
+        asyncio.create_task(fail())  # noqa: RUF006 - dropped on purpose
+
+    world.run(start())
+    world.advance(1)
+    assert [type(e.get("exception")) for e in world.loop_errors()] == [ValueError]
+
+
+def test_a_crash_before_the_first_effect_of_a_start(world: World) -> None:
+    world.effects.arm(0)
+    assert world.open() is None
+    assert world.effects.crashed_before == "sqlite connect"
+    app = world.open()
+    assert app is not None
+    assert world.telegram.is_long_polling
+    assert crashes_reported(world) == []
+
+
+def test_the_same_actions_replay_the_same_calls(tmp_path: Path, locales: Path) -> None:
+    records = []
+    for run in ("first", "second"):
+        world = make_world(tmp_path / run, locales)
+        try:
+            purchase_crash_and_restart(world)
+        finally:
+            world.close()
+        telegram = [(c.method, c.params, c.time, c.ok) for c in world.telegram.calls]
+        smsman = [(c.endpoint, c.params, c.time, c.answer) for c in world.smsman.calls]
+        records.append((telegram, smsman, world.effects.count))
+    assert records[0] == records[1]
+    assert records[0][2] > 100
+
+
+def effects_of_a_tap_on_buy(tmp_path: Path, locales: Path) -> int:
+    world = make_world(tmp_path, locales)
+    try:
+        world.open()
+        user = world.telegram.user(ALLOWED_ID)
+        world.run(price_screen(user))
+        before = world.effects.count
+        world.run(user.tap("Buy for"))
+        world.run(user.wait_for_text("Waiting for the SMS"))
+        world.advance(1)
+        return world.effects.count - before
+    finally:
+        world.close()
+
+
+@pytest.fixture(scope="module")
+def buy_effects(tmp_path_factory: pytest.TempPathFactory, locales: Path) -> int:
+    """How many effects a tap on Buy causes, up to the card and a second of polling."""
+    return effects_of_a_tap_on_buy(tmp_path_factory.mktemp("count"), locales)
+
+
+@pytest.mark.parametrize("fraction", [0, 0.2, 0.4, 0.6, 0.8, 0.99])
+def test_a_crash_during_a_purchase_and_a_restart(
+    world: World, buy_effects: int, fraction: float
+) -> None:
+    world.open()
+    user = world.telegram.user(ALLOWED_ID)
+    world.run(price_screen(user))
+    world.effects.arm(int(buy_effects * fraction))
+    world.run(user.tap("Buy for"))
+    world.advance(30)
+    assert world.effects.crashed, world.effects.describe()
+    dead = world.effects.count
+    world.advance(60)
+    assert world.effects.count == dead, "a dead process has no effects"
+
+    world.crash()
+    world.open()
+    world.run(user.send("/start"))
+    world.run(user.wait_for_text("Hi,"))
+    world.advance(60)
+    assert len(world.smsman.requests) <= 1
+    assert crashes_reported(world) == []
