@@ -1,10 +1,32 @@
-"""CallbackData factories: short prefixes and int/enum fields keep every button under 64 bytes."""
+"""CallbackData factories: short prefixes and int/enum fields keep every button under 64 bytes.
+
+Callback data comes back from the client as text anyone can forge. Ints are read only in the
+form our own buttons write them (plain digits), and only within bounds: ids from 1, pages from
+0, everything below 2^63 (sqlite's INTEGER). Anything else fails to unpack, so the tap reaches
+no handler and is answered as a stale button.
+"""
 
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import BeforeValidator, Field
+
+INT_LIMIT = 2**63
+
+
+def _plain_digits(value: object) -> object:
+    if isinstance(value, str) and not (
+        value.isascii() and value.isdigit() and (value == "0" or not value.startswith("0"))
+    ):
+        raise ValueError("not written by one of our buttons")
+    return value
+
+
+Id = Annotated[int, BeforeValidator(_plain_digits), Field(ge=1, lt=INT_LIMIT)]
+PageNumber = Annotated[int, BeforeValidator(_plain_digits), Field(ge=0, lt=INT_LIMIT)]
 
 
 class MenuAction(IntEnum):
@@ -22,7 +44,7 @@ class Language(StrEnum):
 
 
 class MenuCb(CallbackData, prefix="m"):
-    action: MenuAction
+    action: Annotated[MenuAction, BeforeValidator(_plain_digits)]
 
 
 class LanguageCb(CallbackData, prefix="l"):
@@ -39,43 +61,43 @@ class OrderAction(IntEnum):
 
 
 class CountriesCb(CallbackData, prefix="c"):
-    page: int
+    page: PageNumber
 
 
 class AppsCb(CallbackData, prefix="a"):
-    country: int
-    page: int
+    country: Id
+    page: PageNumber
 
 
 class AllAppsCb(CallbackData, prefix="g"):
-    page: int
+    page: PageNumber
 
 
 class CheapestCb(CallbackData, prefix="x"):
-    app: int
-    page: int
+    app: Id
+    page: PageNumber
 
 
 class PriceCb(CallbackData, prefix="p"):
-    country: int
-    app: int
+    country: Id
+    app: Id
 
 
 class BuyCb(CallbackData, prefix="b"):
-    quote: int
+    quote: Id
 
 
 class OrderCb(CallbackData, prefix="o"):
-    order: int
-    action: OrderAction
+    order: Id
+    action: Annotated[OrderAction, BeforeValidator(_plain_digits)]
 
 
 class HistoryCb(CallbackData, prefix="h"):
-    page: int
+    page: PageNumber
 
 
 class AdminOrderCb(CallbackData, prefix="z"):
-    order: int
+    order: Id
 
 
 class NoopCb(CallbackData, prefix="n"):

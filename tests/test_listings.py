@@ -33,8 +33,8 @@ def test_recent_choices_come_first_and_the_rest_keep_their_order() -> None:
 
 
 def test_at_most_a_few_recent_choices_move() -> None:
-    items = rows(list(range(10))).recent_first([9, 8, 7, 6, 5]).items
-    assert order(items)[:RECENT] == [9, 8, 7][:RECENT]
+    items = rows(list(range(1, 11))).recent_first([10, 9, 8, 7, 6]).items
+    assert order(items)[:RECENT] == [10, 9, 8][:RECENT]
     assert order(items)[RECENT:] == sorted(order(items)[RECENT:])
 
 
