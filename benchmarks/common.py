@@ -18,8 +18,9 @@ from pathlib import Path
 from benchmarks import proc
 from bot.config import Settings
 from bot.countries import iso_code
+from bot.lifecycle import OrderStatus
 from bot.smsman.emulator import DEFAULT_CATALOG, Catalog, SmsManEmulator
-from bot.storage import Database, OrderStatus
+from bot.storage import Database
 from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, TelegramObject
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,10 @@ class Answer:
         self.sent = True
         try:
             await self._query.answer(text, show_alert=show_alert)
-        except TelegramBadRequest as exc:
-            # Telegram gives only seconds to answer; a late answer must not fail the handler.
-            log.warning("callback %s answered too late: %s", self._query.id, exc.message)
+        except TelegramAPIError as exc:
+            # Only the spinner or a toast: a late answer (400), or Telegram failing to take it,
+            # must not stop what the tap asked for.
+            log.warning("callback %s not answered: %s", self._query.id, exc)
 
 
 class AnswerCallbacks(BaseMiddleware):

@@ -8,8 +8,9 @@ from aiogram import html
 from aiogram.utils.i18n import gettext as _
 
 from bot.countries import country_name, flag, format_phone
+from bot.lifecycle import LIVE_STATUSES, OrderStatus
 from bot.money import format_money
-from bot.storage import Code, Order, OrderStatus
+from bot.storage import Code, Order
 
 
 def countdown_hours(seconds: float) -> str:
@@ -30,10 +31,12 @@ def status_name(status: OrderStatus) -> str:
         OrderStatus.PURCHASING: _("buying"),
         OrderStatus.ACTIVE: _("waiting for the SMS"),
         OrderStatus.CODE_RECEIVED: _("code received"),
+        OrderStatus.WAITING_AGAIN: _("waiting for another SMS"),
         OrderStatus.CLOSED: _("done"),
         OrderStatus.CANCELLED: _("cancelled, refunded"),
         OrderStatus.EXPIRED: _("expired, refunded"),
         OrderStatus.FAILED: _("not bought"),
+        OrderStatus.LOST: _("not confirmed by SMS-man"),
     }
     return names[status]
 
@@ -45,12 +48,18 @@ def place(order: Order, locale: str) -> str:
 
 
 def _status(order: Order, now: float) -> str:
+    if order.status in LIVE_STATUSES and now >= (order.deadline or now):
+        # The reject or close at the deadline has not been confirmed yet: it is retried.
+        return _("⏳ Time is up: releasing the number at SMS-man…")
     if order.status is OrderStatus.ACTIVE:
         left = countdown((order.deadline or now) - now)
         return _("⏳ Waiting for the SMS… {time} left").format(time=left)
     if order.status is OrderStatus.CODE_RECEIVED:
         left = countdown((order.deadline or now) - now)
         return _("✅ Code received. You can ask for another SMS for {time}.").format(time=left)
+    if order.status is OrderStatus.WAITING_AGAIN:
+        left = countdown((order.deadline or now) - now)
+        return _("📩 Waiting for another SMS… {time} left").format(time=left)
     if order.status is OrderStatus.CANCELLED and order.failure == "used":
         return _("🚫 Reported as used or banned: the number was released and the money returned.")
     if order.status is OrderStatus.CANCELLED:
@@ -61,7 +70,16 @@ def _status(order: Order, now: float) -> str:
         return _("✔️ Done.")
     if order.status is OrderStatus.PURCHASING:
         return _("⏳ Buying a number…")
+    if order.status is OrderStatus.LOST:
+        return may_be_charged()
     return _("⚠️ The purchase did not go through; nothing was charged for it.")
+
+
+def may_be_charged() -> str:
+    return _(
+        "⚠️ SMS-man did not confirm this purchase. You may have been charged for a number "
+        "we never received; SMS-man returns the money for a number that expires unused."
+    )
 
 
 def card_text(order: Order, codes: list[Code], now: float, locale: str) -> str:

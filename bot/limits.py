@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from bot.storage import Order, OrderStatus
-
-REFUNDED = (OrderStatus.CANCELLED, OrderStatus.EXPIRED)
+from bot.lifecycle import REFUNDED, OrderStatus
+from bot.storage import Order
 
 
 class Limit(StrEnum):
@@ -35,7 +34,7 @@ def charged(order: Order) -> Decimal:
 
 
 def refunded(order: Order) -> Decimal:
-    """Rejected, reported used or expired without a code: the provider gave the money back."""
+    """Rejected, reported used, or gone without a code: the provider gave the money back."""
     return charged(order) if order.status in REFUNDED else Decimal(0)
 
 

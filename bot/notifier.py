@@ -17,6 +17,7 @@ from aiogram.utils.i18n import I18n
 from bot.cards import card_text, place
 from bot.clock import Clock
 from bot.countries import format_phone
+from bot.lifecycle import REFUNDED, Tell
 from bot.storage import Code, Database, Order
 from keyboards.orders import card_keyboard
 
@@ -26,19 +27,11 @@ NOT_MODIFIED = "message is not modified"
 
 
 class Delivery(StrEnum):
-    """How a push ended: sent, never possible (blocked, chat gone), or worth another try."""
+    """How a push ended: sent, refused for good (blocked, chat gone, a 400), or worth a retry."""
 
     SENT = "sent"
-    UNDELIVERABLE = "undeliverable"
+    REFUSED = "refused"
     RETRY = "retry"
-
-
-class Event(StrEnum):
-    """Order events a person is told about without having tapped anything."""
-
-    INTERRUPTED = "interrupted"
-    EXPIRED = "expired"
-    GONE = "gone"
 
 
 class Notifier:
@@ -53,18 +46,21 @@ class Notifier:
         language = user.language if user else None
         return language if language in self._i18n.available_locales else self._i18n.default_locale
 
-    async def _send(self, order: Order, text: str) -> Delivery:
+    async def _send(self, order: Order, text: str) -> tuple[Delivery, str | None]:
+        """Send, and say whether Telegram took it; the reason comes with a refusal."""
         try:
             await self._bot.send_message(order.chat_id, text)
-        except (TelegramForbiddenError, TelegramNotFound) as exc:
-            log.warning("order %s: chat %s unreachable: %s", order.id, order.chat_id, exc)
-            return Delivery.UNDELIVERABLE
+        except (TelegramForbiddenError, TelegramNotFound, TelegramBadRequest) as exc:
+            # Telegram will refuse the same message to the same chat every time.
+            log.warning("order %s: chat %s refused: %s", order.id, order.chat_id, exc.message)
+            return Delivery.REFUSED, exc.message
         except TelegramAPIError as exc:
+            # 429 left over after the session's retries, 5xx, the network: try again later.
             log.warning("order %s: push to chat %s failed: %s", order.id, order.chat_id, exc)
-            return Delivery.RETRY
-        return Delivery.SENT
+            return Delivery.RETRY, None
+        return Delivery.SENT, None
 
-    async def push_code(self, order: Order, code: Code) -> Delivery:
+    async def push_code(self, order: Order, code: Code) -> tuple[Delivery, str | None]:
         """A new message, so the phone notifies; the card is redrawn separately."""
         locale = await self._locale(order.user_id)
         with self._i18n.context(), self._i18n.use_locale(locale):
@@ -74,24 +70,29 @@ class Notifier:
             )
         return await self._send(order, text)
 
-    async def tell(self, order: Order, event: Event) -> Delivery:
+    async def tell(self, order: Order, tell: Tell) -> None:
         """A short note about an order event that happened without the person tapping."""
         locale = await self._locale(order.user_id)
         with self._i18n.context(), self._i18n.use_locale(locale):
-            text = self._event_text(event).format(place=place(order, locale))
-        return await self._send(order, text)
+            text = self._notice(order, tell).format(place=place(order, locale))
+        await self._send(order, text)
 
-    def _event_text(self, event: Event) -> str:
+    def _notice(self, order: Order, tell: Tell) -> str:
         _ = self._i18n.gettext
-        if event is Event.INTERRUPTED:
+        if tell is Tell.MAY_BE_CHARGED:
             return _(
-                "⚠️ Your purchase of {place} was interrupted by a restart of the bot. "
-                "No number was handed over; please buy again."
+                "⚠️ A restart of the bot cut your purchase of {place} short, and SMS-man never "
+                "told us whether it sold the number. If it did, you may have been charged; "
+                "SMS-man returns the money for a number that expires unused. Please buy again."
             )
-        if event is Event.EXPIRED:
+        if tell is Tell.EXPIRED:
             return _(
                 "⌛ No code came for {place} in time. The number was released and the money "
                 "returned."
+            )
+        if order.status in REFUNDED:
+            return _(
+                "⌛ SMS-man ended the order for {place} before a code came; the money was returned."
             )
         return _("⌛ SMS-man ended the order for {place}; it is closed now.")
 

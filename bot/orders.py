@@ -1,11 +1,17 @@
-"""The orders service: the one owner of every order status change and of purchases."""
+"""The orders service: the one owner of purchases and of every order status change.
+
+Each change follows `bot.lifecycle.TABLE`: the rule for the order's status and the event names
+the provider call; the call's answer names the next status (written as a compare-and-set),
+what the person is told, and maybe a follow-up event. Steps for one order take turns.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -17,8 +23,20 @@ from bot.alerts import AdminAlerts, Problem
 from bot.catalog import Catalog, CatalogCountry
 from bot.clock import Clock
 from bot.config import Settings
+from bot.lifecycle import (
+    LIVE_STATUSES,
+    PERSON_EVENTS,
+    RETRYABLE,
+    Answer,
+    Call,
+    Event,
+    OrderStatus,
+    Tell,
+    Then,
+    rule,
+)
 from bot.limits import Refusal
-from bot.notifier import Delivery, Event, Notifier
+from bot.notifier import Delivery, Notifier
 from bot.provider_float import ProviderFloat
 from bot.smsman.client import SmsManClient
 from bot.smsman.errors import (
@@ -30,43 +48,56 @@ from bot.smsman.errors import (
     WrongStatus,
     WrongToken,
 )
-from bot.smsman.models import Application, Price, RequestStatus
-from bot.storage import Database, Order, OrderStatus, Quote
+from bot.smsman.models import Application, Price, PurchasedNumber, RequestStatus
+from bot.storage import Database, Order, Quote
 
 log = logging.getLogger(__name__)
 
 ALTERNATIVES = 5
 # How often an open order's card is redrawn for its countdown: well inside Telegram's limits.
 CARD_REFRESH = 60.0
-
-
-class Outcome(StrEnum):
-    BOUGHT = "bought"
-    IN_PROGRESS = "in_progress"
-    EXISTING = "existing"
-    PRICE_ROSE = "price_rose"
-    NO_NUMBERS = "no_numbers"
-    UNAVAILABLE = "unavailable"
-    PROVIDER_DOWN = "provider_down"
-    NOT_FOUND = "not_found"
-    FORBIDDEN = "forbidden"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    FINISHED = "finished"
-    HAS_CODE = "has_code"
-    LIMIT = "limit"
-    PAUSED = "paused"
+# A provider that keeps refusing a reject without showing a code must not loop a step forever.
+MAX_STEPS = 6
+SET_STATUS = {
+    Call.REJECT: RequestStatus.REJECT,
+    Call.REPORT_USED: RequestStatus.USED,
+    Call.READY: RequestStatus.READY,
+    Call.CLOSE: RequestStatus.CLOSE,
+}
+# Why an order ended, where the event says it rather than the provider's answer.
+EVENT_FAILURES = {
+    (Event.USED, OrderStatus.CANCELLED): "used",
+    (Event.RESTART, OrderStatus.LOST): "interrupted",
+}
+# Messages sent on their own when the poller or a restart moved an order.
+NOTICES = frozenset({Tell.EXPIRED, Tell.GONE, Tell.MAY_BE_CHARGED})
+# Tells that change nothing on the person's screen: a later step's tell speaks instead.
+QUIET = frozenset({Tell.NOTHING, Tell.CODE})
 
 
 @dataclass(frozen=True, slots=True)
 class Result:
     """What a purchase or an order action came to, with what the screen needs to show it."""
 
-    outcome: Outcome
+    tell: Tell
     order: Order | None = None
     quote: Quote | None = None
     alternatives: list[Price] = field(default_factory=list)
     refusal: Refusal | None = None
+    # The last provider answer, so the poller can back off after a fault.
+    answer: Answer = Answer.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A provider call's answer, with what came with it."""
+
+    answer: Answer
+    number: PurchasedNumber | None = None
+    code: str | None = None
+    failure: str | None = None
+    quote: Quote | None = None
+    alternatives: list[Price] = field(default_factory=list)
 
 
 class Poll(StrEnum):
@@ -79,13 +110,18 @@ class Poll(StrEnum):
 
 
 class Next(NamedTuple):
-    """The poller's next step for an order; `after` is the wait for IDLE, in seconds."""
+    """The poller's next step for an order.
+
+    For IDLE, `after` is the wait; for AGAIN and BACK_OFF, the time left until the deadline, so
+    the last look is taken at the deadline and not one interval after it.
+    """
 
     action: Poll
     after: float = 0.0
 
 
 OrderWatcher = Callable[[Order], None]
+BeforeCall = Callable[[], Awaitable[None]]
 
 
 class OrderService:
@@ -116,18 +152,21 @@ class OrderService:
         self._card_refresh = card_refresh
         self._card_drawn: dict[int, float] = {}
         self._watchers: list[OrderWatcher] = []
-        # Orders with a code whose person asked for another SMS: only these need get-sms.
-        self._rearmed: set[int] = set()
+        # One step at a time per order: a tap and the poller never act on an order at once.
+        self._order_locks: dict[int, asyncio.Lock] = {}
+        self._lock_users: Counter[int] = Counter()
         # The poller and the redelivery loop both push codes; one at a time, none twice.
         self._delivering = asyncio.Lock()
 
     def watch(self, watcher: OrderWatcher) -> None:
-        """Be told of every order that starts needing polls (bought, or asked for another SMS)."""
+        """Be told of every order that starts needing polls (bought, or waiting again)."""
         self._watchers.append(watcher)
 
     def _opened(self, order: Order) -> None:
         for watcher in self._watchers:
             watcher(order)
+
+    # -- buying -------------------------------------------------------------------------------
 
     async def quote(
         self, user_id: int, country: CatalogCountry, app: Application, price: Price
@@ -151,7 +190,7 @@ class OrderService:
         quote_id: int,
         card_message_id: int,
         *,
-        on_purchase: Callable[[], Awaitable[None]] | None = None,
+        on_purchase: BeforeCall | None = None,
     ) -> Result:
         """Buy the number a quote offers, at most once per quote, never above its price.
 
@@ -159,71 +198,82 @@ class OrderService:
         actually buys, so the screen can say "buying" while a repeated tap says "already".
         """
         if not await self._access.can_buy(user_id):
-            return Result(Outcome.FORBIDDEN)
+            return Result(Tell.FORBIDDEN)
         quote = await self._db.get_quote(quote_id)
         if quote is None or quote.user_id != user_id:
-            return Result(Outcome.NOT_FOUND)
+            return Result(Tell.NOT_FOUND)
+        return await self._purchase(quote, chat_id, card_message_id, None, on_purchase)
+
+    async def retry(
+        self,
+        user_id: int,
+        order_id: int,
+        chat_id: int,
+        card_message_id: int,
+        *,
+        on_purchase: BeforeCall | None = None,
+    ) -> Result:
+        """Try a failed or lost purchase again, once, on its terms and with its price cap.
+
+        The retry is the same intent as the tap that made it: later taps of the same Try again
+        show the order it made instead of buying again.
+        """
+        order = await self.get(user_id, order_id)
+        if order is None:
+            return Result(Tell.NOT_FOUND)
+        if order.status not in RETRYABLE:
+            return await self._act(order, Event.RETRY)
+        if not await self._access.can_buy(user_id):
+            return Result(Tell.FORBIDDEN)
+        successor = await self._db.order_for_retry(order.id)
+        if successor is not None:
+            return await self._act(successor, Event.BUY)
+        old = await self._db.get_quote(order.quote_id)
+        assert old is not None
+        quote = await self._requote(old, old.price)
+        return await self._purchase(quote, chat_id, card_message_id, order.id, on_purchase)
+
+    async def _purchase(
+        self,
+        quote: Quote,
+        chat_id: int,
+        card_message_id: int,
+        retry_of: int | None,
+        on_purchase: BeforeCall | None,
+    ) -> Result:
+        existing = await self._intent_order(quote, retry_of)
+        if existing is not None:
+            return await self._act(existing, Event.BUY)
         if not await self._float.may_buy(quote.price):
-            return Result(Outcome.PAUSED)
+            return Result(Tell.PAUSED)
         # Limits are checked and the order written under one lock: two taps at once on two
         # different offers cannot both slip under a limit.
         async with self._purchase_lock:
-            existing = await self._db.order_for_quote(quote.id)
+            existing = await self._intent_order(quote, retry_of)
             if existing is not None:
-                busy = existing.status is OrderStatus.PURCHASING
-                return Result(Outcome.IN_PROGRESS if busy else Outcome.EXISTING, existing)
-            refusal = await self._refusal(user_id, quote)
+                return await self._act(existing, Event.BUY)
+            refusal = await self._refusal(quote)
             if refusal is not None:
-                return Result(Outcome.LIMIT, refusal=refusal)
-            order, _created = await self._db.insert_order(quote, chat_id, self._clock())
-        order = await self._update(
-            order, (OrderStatus.PURCHASING,), card_message_id=card_message_id
-        )
-        if on_purchase is not None:
-            await on_purchase()
-        try:
-            number = await self._smsman.get_number(
-                quote.country_id,
-                quote.application_id,
-                max_price=quote.price,
-                currency=quote.currency,
+                return Result(Tell.LIMIT, refusal=refusal)
+            order, created = await self._db.insert_order(
+                quote,
+                chat_id,
+                self._clock(),
+                card_message_id=card_message_id,
+                retry_of=retry_of,
             )
-        except NoNumbers:
-            return await self._no_numbers(order, quote)
-        except LowBalance:
-            await self._fail(order, "balance")
-            await self._float.ran_dry()
-            return Result(Outcome.UNAVAILABLE, order)
-        except WrongToken:
-            await self._fail(order, "wrong_token")
-            await self._alerts.report(Problem.WRONG_TOKEN)
-            return Result(Outcome.UNAVAILABLE, order)
-        except ProviderUnavailable as exc:
-            # The provider may have sold the number without telling us; it will expire unused
-            # there, and we cannot reject a request whose id we never heard.
-            reason = "outcome_unknown" if exc.outcome_unknown else "provider_down"
-            log.warning("purchase for order %s failed: %s (%s)", order.id, exc, reason)
-            return Result(Outcome.PROVIDER_DOWN, await self._fail(order, reason))
-        except SmsManError as exc:
-            log.warning("purchase for order %s refused: %s", order.id, exc)
-            return Result(Outcome.PROVIDER_DOWN, await self._fail(order, exc.code or "error"))
-        now = self._clock()
-        bought = await self._update(
-            order,
-            (OrderStatus.PURCHASING,),
-            status=OrderStatus.ACTIVE,
-            request_id=number.request_id,
-            number=number.number,
-            deadline=now + self._settings.order_timeout_seconds,
-        )
-        log.info("order %s bought: request %s", order.id, number.request_id)
-        self._card_drawn[bought.id] = now
-        self._opened(bought)
-        await self._float.after_purchase()
-        return Result(Outcome.BOUGHT, bought)
+        if not created:
+            return await self._act(order, Event.BUY)
+        return await self._act(order, Event.PURCHASE, before_call=on_purchase, quote=quote)
 
-    async def _refusal(self, user_id: int, quote: Quote) -> Refusal | None:
+    async def _intent_order(self, quote: Quote, retry_of: int | None) -> Order | None:
+        if retry_of is None:
+            return await self._db.order_for_quote(quote.id)
+        return await self._db.order_for_retry(retry_of)
+
+    async def _refusal(self, quote: Quote) -> Refusal | None:
         now = self._clock()
+        user_id = quote.user_id
         admin = self._access.is_admin(user_id)
         today = await self._db.orders_since(user_id, limits.day_start(now))
         return limits.check(
@@ -235,233 +285,6 @@ class OrderService:
             max_price=self._settings.max_price,
             currency=self._settings.currency,
             now=now,
-        )
-
-    async def retry(
-        self,
-        user_id: int,
-        order_id: int,
-        chat_id: int,
-        card_message_id: int,
-        *,
-        on_purchase: Callable[[], Awaitable[None]] | None = None,
-    ) -> Result:
-        """Buy again on the terms of a failed order, with the same price cap."""
-        order = await self._db.get_order(order_id)
-        if order is None or order.user_id != user_id:
-            return Result(Outcome.NOT_FOUND)
-        if order.status is not OrderStatus.FAILED:
-            return Result(Outcome.EXISTING, order)
-        quote = await self._db.get_quote(order.quote_id)
-        assert quote is not None
-        again = await self._requote(quote, quote.price)
-        return await self.buy(user_id, chat_id, again.id, card_message_id, on_purchase=on_purchase)
-
-    async def cancel(self, user_id: int, order_id: int) -> Result:
-        """Reject a number that has no code yet; the provider returns the money."""
-        return await self._give_back(user_id, order_id, RequestStatus.REJECT)
-
-    async def report_used(self, user_id: int, order_id: int) -> Result:
-        """The number is already registered or banned in the app: give it back for a refund."""
-        return await self._give_back(user_id, order_id, RequestStatus.USED, failure="used")
-
-    async def _give_back(
-        self, user_id: int, order_id: int, status: RequestStatus, failure: str | None = None
-    ) -> Result:
-        """Return a number without a code (reject or used): both are refunded by the provider."""
-        order = await self.get(user_id, order_id)
-        if order is None:
-            return Result(Outcome.NOT_FOUND)
-        if order.status is OrderStatus.PURCHASING:
-            return Result(Outcome.IN_PROGRESS, order)
-        if order.status is OrderStatus.CODE_RECEIVED:
-            return Result(Outcome.HAS_CODE, order)
-        if order.status is not OrderStatus.ACTIVE or order.request_id is None:
-            return Result(Outcome.FINISHED, order)
-        try:
-            await self._smsman.set_status(order.request_id, status)
-        except RequestNotFound:
-            return await self._finish(order, OrderStatus.EXPIRED, Outcome.EXPIRED)
-        except WrongStatus:
-            return Result(Outcome.HAS_CODE, order)
-        return await self._finish(order, OrderStatus.CANCELLED, Outcome.CANCELLED, failure=failure)
-
-    async def open_orders(self, user_id: int) -> list[Order]:
-        return await self._db.user_open_orders(user_id)
-
-    async def peek(self, order_id: int) -> Order | None:
-        """Any order, for the owner's view."""
-        return await self._db.get_order(order_id)
-
-    async def get(self, user_id: int, order_id: int) -> Order | None:
-        order = await self._db.get_order(order_id)
-        return order if order is not None and order.user_id == user_id else None
-
-    async def another_sms(self, user_id: int, order_id: int) -> Result:
-        """Ask the provider to wait for one more SMS on the same number."""
-        order = await self.get(user_id, order_id)
-        if order is None:
-            return Result(Outcome.NOT_FOUND)
-        if order.status is not OrderStatus.CODE_RECEIVED or order.request_id is None:
-            return Result(Outcome.FINISHED, order)
-        try:
-            await self._smsman.set_status(order.request_id, RequestStatus.READY)
-        except RequestNotFound:
-            return await self._finish(order, OrderStatus.CLOSED, Outcome.EXPIRED)
-        self._rearmed.add(order.id)
-        self._opened(order)
-        return Result(Outcome.EXISTING, order)
-
-    async def done(self, user_id: int, order_id: int) -> Result:
-        """The person has what they needed: close the request, the charge stays."""
-        order = await self.get(user_id, order_id)
-        if order is None:
-            return Result(Outcome.NOT_FOUND)
-        if order.status is not OrderStatus.CODE_RECEIVED or order.request_id is None:
-            return Result(Outcome.FINISHED, order)
-        # A request the provider finished already ends the same way for the person.
-        with contextlib.suppress(RequestNotFound):
-            await self._smsman.set_status(order.request_id, RequestStatus.CLOSE)
-        return await self._finish(order, OrderStatus.CLOSED, Outcome.FINISHED)
-
-    async def history(self, user_id: int, page: int, per_page: int) -> tuple[list[Order], int]:
-        total = await self._db.user_history_count(user_id)
-        orders = await self._db.user_history(user_id, limit=per_page, offset=page * per_page)
-        return orders, total
-
-    async def resolve_interrupted(self) -> None:
-        """Purchases a crash left half-done: no request id was recorded, so none can be used."""
-        for order in await self._db.open_orders():
-            if order.status is OrderStatus.PURCHASING:
-                log.warning("order %s was interrupted while buying", order.id)
-                await self._notifier.tell(await self._fail(order, "interrupted"), Event.INTERRUPTED)
-
-    async def pollable(self) -> list[Order]:
-        """Orders the poller must watch after a start: every one that has a live request."""
-        orders = [o for o in await self._db.open_orders() if o.request_id is not None]
-        # Whether someone asked for another SMS before the restart is unknown: look anyway.
-        self._rearmed.update(o.id for o in orders if o.status is OrderStatus.CODE_RECEIVED)
-        return orders
-
-    async def poll(self, order_id: int) -> Next:
-        """One look at an order: fetch its SMS, keep its deadline, redraw its card now and then."""
-        order = await self._db.get_order(order_id)
-        if order is None or order.request_id is None or not order.is_open:
-            self._card_drawn.pop(order_id, None)
-            self._rearmed.discard(order_id)
-            return Next(Poll.DONE)
-        now = self._clock()
-        if order.deadline is not None and now >= order.deadline:
-            return Next(await self._end_of_life(order))
-        if order.status is OrderStatus.CODE_RECEIVED and order.id not in self._rearmed:
-            # Nothing new can arrive before the person asks for another SMS: no provider call,
-            # only the card's countdown and the deadline to keep.
-            if now - self._card_drawn.get(order.id, 0.0) >= self._card_refresh:
-                await self._draw(order, now)
-            left = (order.deadline or now) - now
-            return Next(Poll.IDLE, min(self._card_refresh, left))
-        try:
-            sms = await self._smsman.get_sms(order.request_id, background=True)
-        except RequestNotFound:
-            return Next(await self._gone(order))
-        except SmsManError as exc:
-            log.warning("order %s: get-sms failed: %s", order.id, exc)
-            if isinstance(exc, WrongToken):
-                await self._alerts.report(Problem.WRONG_TOKEN)
-            return Next(Poll.BACK_OFF)
-        if sms.code is not None and await self._db.add_code(order.id, sms.code, now) is not None:
-            log.info("order %s: code received", order.id)
-            received = await self._db.update_order(
-                order.id,
-                expect=(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED),
-                now=now,
-                status=OrderStatus.CODE_RECEIVED,
-            )
-            order = received or order
-            self._rearmed.discard(order.id)
-            await self.deliver_pending(order)
-            await self._draw(order, now)
-        elif now - self._card_drawn.get(order.id, 0.0) >= self._card_refresh:
-            await self._draw(order, now)
-        return Next(Poll.AGAIN)
-
-    async def deliver_pending(self, only: Order | None = None) -> bool:
-        """Push every stored but undelivered code (`only`'s, if given); true when none is left."""
-        async with self._delivering:
-            return await self._deliver(only)
-
-    async def _deliver(self, only: Order | None) -> bool:
-        settled = True
-        for code in await self._db.undelivered_codes():
-            if only is not None and code.order_id != only.id:
-                continue
-            # The poller has just read the order it gives: one query fewer per code.
-            order = only if only is not None else await self._db.get_order(code.order_id)
-            if order is None:
-                continue
-            delivery = await self._notifier.push_code(order, code)
-            if delivery is Delivery.RETRY:
-                settled = False
-                continue
-            error = "undeliverable" if delivery is Delivery.UNDELIVERABLE else None
-            await self._db.mark_code_delivered(code.id, self._clock(), error)
-        return settled
-
-    async def _draw(self, order: Order, now: float) -> None:
-        self._card_drawn[order.id] = now
-        await self._notifier.update_card(order)
-
-    async def _end_of_life(self, order: Order) -> Poll:
-        """At the deadline a number without a code is rejected (refund); one with a code closed."""
-        assert order.request_id is not None
-        has_code = order.status is OrderStatus.CODE_RECEIVED
-        status = RequestStatus.CLOSE if has_code else RequestStatus.REJECT
-        try:
-            await self._smsman.set_status(order.request_id, status)
-        except RequestNotFound:
-            pass  # Gone at the provider already: expired there, which ends it the same way.
-        except SmsManError as exc:
-            # Keep trying: a number left unrejected would keep the owner's money.
-            log.warning("order %s: %s at the deadline failed: %s", order.id, status.value, exc)
-            return Poll.BACK_OFF
-        final = OrderStatus.CLOSED if has_code else OrderStatus.EXPIRED
-        result = await self._finish(order, final, Outcome.EXPIRED)
-        if result.order is not None and result.outcome is Outcome.EXPIRED:
-            await self._draw(result.order, self._clock())
-            if not has_code:
-                await self._notifier.tell(result.order, Event.EXPIRED)
-        return Poll.DONE
-
-    async def _gone(self, order: Order) -> Poll:
-        """The provider no longer knows the request: it expired or was finished there."""
-        final = (
-            OrderStatus.CLOSED if order.status is OrderStatus.CODE_RECEIVED else OrderStatus.EXPIRED
-        )
-        result = await self._finish(order, final, Outcome.EXPIRED)
-        if result.order is not None and result.outcome is Outcome.EXPIRED:
-            await self._draw(result.order, self._clock())
-            await self._notifier.tell(result.order, Event.GONE)
-        return Poll.DONE
-
-    async def _no_numbers(self, order: Order, quote: Quote) -> Result:
-        """Tell a price rise (new quote) from an empty shelf (other countries to try)."""
-        try:
-            current = (await self._catalog.prices(quote.country_id, fresh=True)).get(
-                quote.application_id
-            )
-        except SmsManError:
-            current = None
-        if current is not None and current.count > 0 and current.cost > quote.price:
-            await self._fail(order, "price_rose")
-            new_quote = await self._requote(quote, current.cost)
-            return Result(Outcome.PRICE_ROSE, order, quote=new_quote)
-        try:
-            cheapest = await self._catalog.cheapest_countries(quote.application_id)
-        except SmsManError:
-            cheapest = []
-        others = [p for p in cheapest if p.country_id != quote.country_id][:ALTERNATIVES]
-        return Result(
-            Outcome.NO_NUMBERS, await self._fail(order, "no_numbers"), alternatives=others
         )
 
     async def _requote(self, quote: Quote, price: Decimal) -> Quote:
@@ -477,34 +300,348 @@ class OrderService:
             now=self._clock(),
         )
 
-    async def _finish(
-        self, order: Order, status: OrderStatus, outcome: Outcome, failure: str | None = None
+    # -- a person's actions on an order -------------------------------------------------------
+
+    async def cancel(self, user_id: int, order_id: int) -> Result:
+        """Reject a number that has no code yet; the provider returns the money."""
+        return await self._person(user_id, order_id, Event.CANCEL)
+
+    async def report_used(self, user_id: int, order_id: int) -> Result:
+        """The number is already registered or banned in the app: give it back for a refund."""
+        return await self._person(user_id, order_id, Event.USED)
+
+    async def another_sms(self, user_id: int, order_id: int) -> Result:
+        """Ask the provider to wait for one more SMS on the same number."""
+        return await self._person(user_id, order_id, Event.ANOTHER)
+
+    async def done(self, user_id: int, order_id: int) -> Result:
+        """The person has what they needed: close the request, the charge stays."""
+        return await self._person(user_id, order_id, Event.DONE)
+
+    async def _person(self, user_id: int, order_id: int, event: Event) -> Result:
+        order = await self.get(user_id, order_id)
+        if order is None:
+            return Result(Tell.NOT_FOUND)
+        return await self._act(order, event)
+
+    async def open_orders(self, user_id: int) -> list[Order]:
+        return await self._db.user_open_orders(user_id)
+
+    async def peek(self, order_id: int) -> Order | None:
+        """Any order, for the owner's view."""
+        return await self._db.get_order(order_id)
+
+    async def get(self, user_id: int, order_id: int) -> Order | None:
+        order = await self._db.get_order(order_id)
+        return order if order is not None and order.user_id == user_id else None
+
+    async def history(self, user_id: int, page: int, per_page: int) -> tuple[list[Order], int]:
+        total = await self._db.user_history_count(user_id)
+        orders = await self._db.user_history(user_id, limit=per_page, offset=page * per_page)
+        return orders, total
+
+    # -- the poller and restarts --------------------------------------------------------------
+
+    async def resolve_interrupted(self) -> None:
+        """After a start: a purchase a crash cut short may have been sold; tell its buyer."""
+        for order in await self._db.open_orders():
+            await self._act(order, Event.RESTART)
+
+    async def pollable(self) -> list[Order]:
+        """Orders the poller must watch after a start: every one that has a live request."""
+        return [o for o in await self._db.open_orders() if o.status in LIVE_STATUSES]
+
+    async def poll(self, order_id: int) -> Next:
+        """One look at an order: fetch its SMS, keep its deadline, redraw its card now and then."""
+        order = await self._db.get_order(order_id)
+        if order is None or order.request_id is None or order.status not in LIVE_STATUSES:
+            self._card_drawn.pop(order_id, None)
+            return Next(Poll.DONE)
+        now = self._clock()
+        deadline = order.deadline if order.deadline is not None else now
+        if now >= deadline:
+            result = await self._act(order, Event.DEADLINE)
+        elif order.status is OrderStatus.CODE_RECEIVED:
+            # Nothing new can arrive before the person asks for another SMS: no provider call,
+            # only the card's countdown and the deadline to keep.
+            await self._refresh_card(order, now)
+            return Next(Poll.IDLE, min(self._card_refresh, deadline - now))
+        else:
+            result = await self._act(order, Event.POLL)
+        current = result.order
+        if current is None or current.status not in LIVE_STATUSES:
+            self._card_drawn.pop(order_id, None)
+            return Next(Poll.DONE)
+        now = self._clock()
+        left = max(0.0, deadline - now)
+        if result.answer is Answer.FAULT:
+            return Next(Poll.BACK_OFF, left)
+        if current.status is OrderStatus.CODE_RECEIVED:
+            return Next(Poll.IDLE, min(self._card_refresh, left))
+        await self._refresh_card(current, now)
+        return Next(Poll.AGAIN, left)
+
+    async def _refresh_card(self, order: Order, now: float) -> None:
+        if now - self._card_drawn.get(order.id, 0.0) >= self._card_refresh:
+            await self._draw(order, now)
+
+    async def deliver_pending(self, only: Order | None = None) -> bool:
+        """Push every stored but undelivered code (`only`'s, if given); true when none is left."""
+        async with self._delivering:
+            return await self._deliver(only)
+
+    async def _deliver(self, only: Order | None) -> bool:
+        settled = True
+        for code in await self._db.undelivered_codes():
+            if only is not None and code.order_id != only.id:
+                continue
+            # The poller has just read the order it gives: one query fewer per code.
+            order = only if only is not None else await self._db.get_order(code.order_id)
+            if order is None:
+                continue
+            delivery, reason = await self._notifier.push_code(order, code)
+            if delivery is Delivery.RETRY:
+                settled = False
+            elif delivery is Delivery.SENT:
+                await self._db.mark_code_delivered(code.id, self._clock())
+            else:
+                log.warning("order %s: code given up: %s", order.id, reason)
+                await self._db.give_up_code(code, self._clock(), reason or "refused")
+        return settled
+
+    async def _draw(self, order: Order, now: float) -> None:
+        self._card_drawn[order.id] = now
+        await self._notifier.update_card(order)
+
+    # -- the engine ---------------------------------------------------------------------------
+
+    async def _act(
+        self,
+        order: Order,
+        event: Event,
+        *,
+        before_call: BeforeCall | None = None,
+        quote: Quote | None = None,
     ) -> Result:
-        fields: dict[str, object] = {"status": status}
-        if failure is not None:
-            fields["failure"] = failure
-        done = await self._db.update_order(
-            order.id,
-            expect=(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED),
-            now=self._clock(),
-            **fields,
-        )
-        self._card_drawn.pop(order.id, None)
-        if done is None:
-            # A concurrent action (a second tap, the poller) finished it first.
+        looked = rule(order.status, event)
+        if looked.call is None and looked.then[Answer.NONE] == Then(order.status, Tell.NOTHING):
+            return Result(Tell.NOTHING, order)
+        if looked.call is None and looked.then[Answer.NONE].status is order.status:
+            # A tap that changes nothing (a second tap while buying, say) does not wait for
+            # the step under way: it is answered from the order as it is now.
+            return Result(looked.then[Answer.NONE].tell, order)
+        async with self._serialized(order.id):
             current = await self._db.get_order(order.id)
-            return Result(Outcome.FINISHED, current)
-        return Result(outcome, done)
+            assert current is not None
+            return await self._run(current, event, before_call, quote)
 
-    async def _fail(self, order: Order, reason: str) -> Order:
-        return await self._update(
-            order, (OrderStatus.PURCHASING,), status=OrderStatus.FAILED, failure=reason
+    async def _run(
+        self,
+        order: Order,
+        event: Event,
+        before_call: BeforeCall | None,
+        quote: Quote | None,
+    ) -> Result:
+        """Follow the table from `event` until a step has no follow-up."""
+        origin = event
+        told = Tell.NOTHING
+        reply = Reply(Answer.NONE)
+        for _step in range(MAX_STEPS):
+            step = rule(order.status, event)
+            if step.call is None:
+                reply = Reply(Answer.NONE)
+            else:
+                reply = await self._ask(step.call, order, origin, before_call, quote)
+            before_call = None
+            moved = await self._move(order, step.then, reply, event)
+            if moved is None:
+                # Another step for this order (from before a restart) got there first.
+                current = await self._db.get_order(order.id)
+                return Result(Tell.SHOW_ORDER, current, answer=reply.answer)
+            changed = moved[0].status is not order.status
+            order, then, stored = moved
+            if then.tell not in QUIET or told is Tell.NOTHING:
+                told = then.tell
+            await self._after(order, then, reply, origin, changed=changed, stored=stored)
+            if then.follow is None:
+                break
+            event = then.follow
+        else:
+            log.warning("order %s: %s did not settle in %d steps", order.id, origin, MAX_STEPS)
+        return Result(
+            told,
+            order,
+            quote=reply.quote,
+            alternatives=reply.alternatives,
+            answer=reply.answer,
         )
 
-    async def _update(
-        self, order: Order, expect: tuple[OrderStatus, ...], **fields: object
-    ) -> Order:
-        updated = await self._db.update_order(order.id, expect=expect, now=self._clock(), **fields)
-        if updated is None:
-            raise RuntimeError(f"order {order.id} left {expect} unexpectedly")
-        return updated
+    async def _move(
+        self, order: Order, outcomes: Mapping[Answer, Then], reply: Reply, event: Event
+    ) -> tuple[Order, Then, bool] | None:
+        """Write the step's next status, as a compare-and-set on the status it was taken from.
+
+        A code the provider showed is stored with that status in one transaction, so a crash
+        cannot leave a stored code on an order that still waits for one.
+        """
+        now = self._clock()
+        if reply.code is not None:
+            new = outcomes[Answer.NEW_CODE]
+            stored = await self._db.record_code(
+                order.id, reply.code, now, expect=(order.status,), status=new.status
+            )
+            if stored is not None:
+                log.info("order %s: code received", order.id)
+                current = await self._db.get_order(order.id)
+                assert current is not None
+                # A status moved meanwhile still gets its code pushed; the step ends there.
+                return (
+                    current,
+                    new if current.status is new.status else Then(current.status, Tell.CODE),
+                    True,
+                )
+            reply = Reply(Answer.NO_NEW_CODE)
+        step = outcomes[reply.answer]
+        fields: dict[str, object] = {}
+        if step.status is not order.status:
+            fields["status"] = step.status
+        if reply.number is not None:
+            fields["request_id"] = reply.number.request_id
+            fields["number"] = reply.number.number
+            fields["deadline"] = now + self._settings.order_timeout_seconds
+        if reply.failure is not None and step.status in RETRYABLE:
+            fields["failure"] = reply.failure
+        if "status" in fields and (event, step.status) in EVENT_FAILURES:
+            fields["failure"] = EVENT_FAILURES[event, step.status]
+        if not fields:
+            return order, step, False
+        updated = await self._db.update_order(order.id, expect=(order.status,), now=now, **fields)
+        return None if updated is None else (updated, step, False)
+
+    async def _ask(
+        self,
+        call: Call,
+        order: Order,
+        origin: Event,
+        before_call: BeforeCall | None,
+        quote: Quote | None,
+    ) -> Reply:
+        """Make the step's provider call and say what its answer comes to; never raises."""
+        if call is Call.GET_NUMBER:
+            assert quote is not None
+            return await self._get_number(order, quote, before_call)
+        assert order.request_id is not None
+        try:
+            if call is Call.GET_SMS:
+                # The poller's looks yield the rate limit to people's taps.
+                background = origin not in PERSON_EVENTS
+                sms = await self._smsman.get_sms(order.request_id, background=background)
+                return (
+                    Reply(Answer.NO_NEW_CODE)
+                    if sms.code is None
+                    else Reply(Answer.NEW_CODE, code=sms.code)
+                )
+            await self._smsman.set_status(order.request_id, SET_STATUS[call])
+        except RequestNotFound:
+            return Reply(Answer.GONE)
+        except WrongStatus:
+            return Reply(Answer.WRONG_STATUS)
+        except SmsManError as exc:
+            log.warning("order %s: %s failed: %s", order.id, call.value, exc)
+            if isinstance(exc, WrongToken):
+                await self._alerts.report(Problem.WRONG_TOKEN)
+            return Reply(Answer.FAULT)
+        except Exception:
+            log.exception("order %s: %s failed", order.id, call.value)
+            return Reply(Answer.FAULT)
+        return Reply(Answer.OK)
+
+    async def _get_number(
+        self, order: Order, quote: Quote, before_call: BeforeCall | None
+    ) -> Reply:
+        if before_call is not None:
+            try:
+                await before_call()
+            except Exception:
+                # Only the "buying" note: the purchase the person asked for goes ahead.
+                log.warning("order %s: could not say it is buying", order.id, exc_info=True)
+        try:
+            number = await self._smsman.get_number(
+                quote.country_id,
+                quote.application_id,
+                max_price=quote.price,
+                currency=quote.currency,
+            )
+        except NoNumbers:
+            return await self._no_numbers(quote)
+        except LowBalance:
+            return Reply(Answer.NO_MONEY, failure="balance")
+        except WrongToken:
+            await self._alerts.report(Problem.WRONG_TOKEN)
+            return Reply(Answer.REFUSED, failure="wrong_token")
+        except ProviderUnavailable as exc:
+            log.warning("purchase for order %s failed: %s", order.id, exc)
+            if exc.outcome_unknown:
+                return Reply(Answer.UNKNOWN, failure="outcome_unknown")
+            return Reply(Answer.NOT_SENT, failure="provider_down")
+        except SmsManError as exc:
+            log.warning("purchase for order %s refused: %s", order.id, exc)
+            return Reply(Answer.REFUSED, failure=exc.code or "error")
+        except Exception:
+            # The request may have left: whether a number was sold is unknown.
+            log.exception("purchase for order %s failed", order.id)
+            return Reply(Answer.UNKNOWN, failure="outcome_unknown")
+        log.info("order %s bought: request %s", order.id, number.request_id)
+        return Reply(Answer.SOLD, number=number)
+
+    async def _no_numbers(self, quote: Quote) -> Reply:
+        """Tell a price rise (a new quote) from an empty shelf (other countries to try)."""
+        try:
+            current = (await self._catalog.prices(quote.country_id, fresh=True)).get(
+                quote.application_id
+            )
+        except SmsManError:
+            current = None
+        if current is not None and current.count > 0 and current.cost > quote.price:
+            new_quote = await self._requote(quote, current.cost)
+            return Reply(Answer.NO_NUMBERS, failure="price_rose", quote=new_quote)
+        try:
+            cheapest = await self._catalog.cheapest_countries(quote.application_id)
+        except SmsManError:
+            cheapest = []
+        others = [p for p in cheapest if p.country_id != quote.country_id][:ALTERNATIVES]
+        return Reply(Answer.NO_NUMBERS, failure="no_numbers", alternatives=others)
+
+    async def _after(
+        self, order: Order, then: Then, reply: Reply, origin: Event, *, changed: bool, stored: bool
+    ) -> None:
+        """What a step sets going besides its status: polls, pushes, notices, cards, alerts."""
+        if reply.answer is Answer.SOLD:
+            self._card_drawn[order.id] = self._clock()
+            self._opened(order)
+            await self._float.after_purchase()
+        elif reply.answer is Answer.NO_MONEY:
+            await self._float.ran_dry()
+        if stored:
+            await self.deliver_pending(order)
+        if then.tell is Tell.WAITING_AGAIN and reply.answer is Answer.NONE:
+            self._opened(order)
+        if origin in PERSON_EVENTS:
+            return  # The person's own screen shows the outcome.
+        if then.tell in NOTICES:
+            await self._notifier.tell(order, then.tell)
+        if changed or then.tell is Tell.PENDING:
+            await self._draw(order, self._clock())
+
+    @asynccontextmanager
+    async def _serialized(self, order_id: int) -> AsyncIterator[None]:
+        lock = self._order_locks.setdefault(order_id, asyncio.Lock())
+        self._lock_users[order_id] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._lock_users[order_id] -= 1
+            if not self._lock_users[order_id]:
+                del self._lock_users[order_id]
+                del self._order_locks[order_id]

@@ -149,11 +149,12 @@ class Poller:
             return
         if outcome.action is Poll.BACK_OFF:
             failures = self._failures[order_id] = self._failures.get(order_id, 0) + 1
-            delay = min(MAX_BACKOFF, self._interval * 2**failures)
+            delay = self._spread(min(MAX_BACKOFF, self._interval * 2**failures))
         else:
             self._failures.pop(order_id, None)
-            delay = self._interval
-        self.schedule(order_id, self._spread(delay))
+            delay = self._spread(self._interval)
+        # The last look is due at the deadline itself, not up to an interval after it.
+        self.schedule(order_id, min(delay, outcome.after) if outcome.after > 0 else delay)
 
     async def _redeliver(self) -> None:
         """Codes stored but not yet pushed (Telegram down, a crash) are retried until sent."""

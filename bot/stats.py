@@ -6,8 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from bot.lifecycle import OPEN_STATUSES, RETRYABLE
 from bot.limits import charged, refunded
-from bot.storage import OPEN_STATUSES, Database, Order, OrderStatus
+from bot.storage import Database, Order
 
 # An open order whose deadline passed this long ago is stuck: its reject keeps failing.
 STUCK_AFTER = 120.0
@@ -56,11 +57,13 @@ async def collect(db: Database) -> Stats:
 
 
 async def troubled(db: Database, now: float) -> list[Order]:
-    """Orders that need an owner's eye: stuck past their deadline, or failed lately."""
+    """Orders that need an owner's eye: stuck past their deadline, lately failed or lost, or
+    with a code Telegram would not take."""
     found = []
     for order in await db.all_orders():
         stuck = order.is_open and order.deadline is not None and now > order.deadline + STUCK_AFTER
-        failed = order.status is OrderStatus.FAILED and now - order.updated_at < RECENT_FAILURES
-        if stuck or failed:
+        recent = now - order.updated_at < RECENT_FAILURES
+        failed = order.status in RETRYABLE and recent
+        if stuck or failed or (order.delivery_note is not None and recent):
             found.append(order)
     return found

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -12,23 +13,18 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from bot.lifecycle import OPEN_STATUSES, OrderStatus
+
 K = TypeVar("K")
 V = TypeVar("V")
 
-
-class OrderStatus(enum.StrEnum):
-    """Where an order is in its life; only the orders service moves it."""
-
-    PURCHASING = "purchasing"
-    ACTIVE = "active"
-    CODE_RECEIVED = "code_received"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    FAILED = "failed"
-
-
-OPEN_STATUSES = (OrderStatus.PURCHASING, OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED)
+# What a person's History lists: orders that had (or may have had) a number.
+HISTORY_STATUSES = (
+    OrderStatus.CLOSED,
+    OrderStatus.CANCELLED,
+    OrderStatus.EXPIRED,
+    OrderStatus.LOST,
+)
 # People whose rows are kept in memory; past it the longest-kept is read again when needed.
 PEOPLE_KEPT = 10_000
 
@@ -100,6 +96,11 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE(order_id, code)
     );
     """,
+    """
+    ALTER TABLE orders ADD COLUMN retry_of INTEGER REFERENCES orders(id);
+    CREATE UNIQUE INDEX orders_by_retry ON orders(retry_of);
+    ALTER TABLE orders ADD COLUMN delivery_note TEXT;
+    """,
 )
 
 
@@ -149,6 +150,10 @@ class Order:
     created_at: float
     updated_at: float
     deadline: float | None
+    # The failed or lost order this one tries again; each is tried again at most once.
+    retry_of: int | None = None
+    # Why a code of this order could not be pushed (Telegram refused the chat for good).
+    delivery_note: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -195,7 +200,11 @@ def _keep(cache: dict[K, V], key: K, value: V) -> V:
 
 
 class Database:
-    """One connection per process; every write is its own transaction.
+    """One connection per process; writes take turns, so a transaction holds only its own.
+
+    All coroutines share the connection, and sqlite has one transaction per connection: a
+    statement sent while another coroutine's BEGIN is open would join (and roll back with)
+    that transaction. So every write, single statement or transaction, holds `_writing`.
 
     What every tap reads about its person (their row, an admin's access decision, their recent
     choices) is kept in memory and updated by the writes here: this process is the database's
@@ -204,8 +213,7 @@ class Database:
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
-        # All coroutines share one connection: explicit transactions must not interleave.
-        self._transaction = asyncio.Lock()
+        self._writing = asyncio.Lock()
         self._users: dict[int, User] = {}
         self._access: dict[int, bool | None] = {}
         # By person, then by (column, limit): a new order forgets all of one person's.
@@ -260,6 +268,29 @@ class Database:
         # One trip to sqlite's thread, where a cursor would take three (run, fetch, close).
         return list(await self._db.execute_fetchall(sql, params))
 
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> tuple[int, int | None]:
+        """One statement on its own; returns the rows it changed and the last row id."""
+        async with self._writing:
+            return await self._run(sql, params)
+
+    async def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, int | None]:
+        cursor = await self._db.execute(sql, params)
+        changed, row_id = cursor.rowcount, cursor.lastrowid
+        await cursor.close()
+        return changed, row_id
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """Statements sent with `_run` inside the block commit together or not at all."""
+        async with self._writing:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
     # users
 
     async def ensure_user(self, user_id: int, language: str | None, now: float) -> User:
@@ -267,7 +298,7 @@ class Database:
         kept = self._users.get(user_id)
         if kept is not None:
             return kept
-        await self._db.execute(
+        await self._write(
             "INSERT INTO users (id, language, first_seen) VALUES (?, ?, ?) "
             "ON CONFLICT(id) DO NOTHING",
             (user_id, language, now),
@@ -315,7 +346,7 @@ class Database:
         mine = self._latest_writes[latest] = object()
         self._patch_user(user_id, changes)
         try:
-            await self._db.execute(sql, (*changes.values(), user_id))
+            await self._write(sql, (*changes.values(), user_id))
         except BaseException:
             # Memory may now say what the file does not: read the row again when next needed.
             self._users.pop(user_id, None)
@@ -345,7 +376,7 @@ class Database:
         currency: str,
         now: float,
     ) -> Quote:
-        cursor = await self._db.execute(
+        _changed, quote_id = await self._write(
             "INSERT INTO quotes (user_id, country_id, country_title, country_iso, application_id,"
             " app_title, price, currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -360,8 +391,6 @@ class Database:
                 now,
             ),
         )
-        quote_id = cursor.lastrowid
-        await cursor.close()
         quote = await self.get_quote(int(quote_id or 0))
         assert quote is not None
         return quote
@@ -372,22 +401,33 @@ class Database:
 
     # orders
 
-    async def insert_order(self, quote: Quote, chat_id: int, now: float) -> tuple[Order, bool]:
-        """The order for a quote, created on the first call only: a quote buys at most once.
+    async def insert_order(
+        self,
+        quote: Quote,
+        chat_id: int,
+        now: float,
+        *,
+        card_message_id: int | None = None,
+        retry_of: int | None = None,
+    ) -> tuple[Order, bool]:
+        """The order for a quote (or for the retry of an order), created by the first call only.
 
-        Returns the order and whether this call created it; a repeated Buy gets the same order.
+        A quote buys at most once, and a failed order is tried again at most once: a repeated
+        tap gets the same order. Returns the order and whether this call created it.
         """
         # Forgotten before the insert too, so a picker drawn meanwhile reads it afresh.
         self._recent.pop(quote.user_id, None)
-        cursor = await self._db.execute(
-            "INSERT INTO orders (quote_id, user_id, chat_id, country_id, country_title,"
-            " country_iso, application_id, app_title, price, currency, status, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(quote_id) DO NOTHING",
+        changed, _row = await self._write(
+            "INSERT INTO orders (quote_id, user_id, chat_id, card_message_id, country_id,"
+            " country_title, country_iso, application_id, app_title, price, currency, status,"
+            " created_at, updated_at, retry_of)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (
                 quote.id,
                 quote.user_id,
                 chat_id,
+                card_message_id,
                 quote.country_id,
                 quote.country_title,
                 quote.country_iso,
@@ -398,18 +438,27 @@ class Database:
                 OrderStatus.PURCHASING.value,
                 now,
                 now,
+                retry_of,
             ),
         )
-        created = cursor.rowcount == 1
-        await cursor.close()
+        created = changed == 1
         if created:
             self._recent.pop(quote.user_id, None)
-        row = await self._one("SELECT * FROM orders WHERE quote_id = ?", (quote.id,))
-        assert row is not None
-        return _order(row), created
+        existing = (
+            await self.order_for_quote(quote.id)
+            if retry_of is None
+            else await self.order_for_retry(retry_of)
+        )
+        assert existing is not None
+        return existing, created
 
     async def order_for_quote(self, quote_id: int) -> Order | None:
         row = await self._one("SELECT * FROM orders WHERE quote_id = ?", (quote_id,))
+        return _order(row) if row else None
+
+    async def order_for_retry(self, order_id: int) -> Order | None:
+        """The order that tried `order_id` again, if there is one."""
+        row = await self._one("SELECT * FROM orders WHERE retry_of = ?", (order_id,))
         return _order(row) if row else None
 
     async def get_order(self, order_id: int) -> Order | None:
@@ -423,6 +472,17 @@ class Database:
 
         Returns the updated order, or None when another transition got there first.
         """
+        async with self._writing:
+            changed = await self._set_order(order_id, expect, now, fields)
+        return await self.get_order(order_id) if changed else None
+
+    async def _set_order(
+        self,
+        order_id: int,
+        expect: tuple[OrderStatus, ...],
+        now: float,
+        fields: dict[str, Any],
+    ) -> bool:
         allowed = {"card_message_id", "number", "request_id", "status", "failure", "deadline"}
         unknown = set(fields) - allowed
         if unknown:
@@ -431,13 +491,11 @@ class Database:
         values = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}
         assignments = ", ".join(f"{name} = ?" for name in [*values, "updated_at"])
         marks = ", ".join("?" for _ in expect)
-        cursor = await self._db.execute(
+        changed, _row = await self._run(
             f"UPDATE orders SET {assignments} WHERE id = ? AND status IN ({marks})",
             (*values.values(), now, order_id, *(s.value for s in expect)),
         )
-        changed = cursor.rowcount
-        await cursor.close()
-        return await self.get_order(order_id) if changed else None
+        return changed == 1
 
     async def open_orders(self) -> list[Order]:
         marks = ", ".join("?" for _ in OPEN_STATUSES)
@@ -457,29 +515,19 @@ class Database:
 
     async def user_history(self, user_id: int, *, limit: int, offset: int) -> list[Order]:
         """Finished orders, newest first; failed purchases are left out (no number was had)."""
+        marks = ", ".join("?" for _ in HISTORY_STATUSES)
         rows = await self._all(
-            "SELECT * FROM orders WHERE user_id = ? AND status IN (?, ?, ?) "
+            f"SELECT * FROM orders WHERE user_id = ? AND status IN ({marks}) "
             "ORDER BY id DESC LIMIT ? OFFSET ?",
-            (
-                user_id,
-                OrderStatus.CLOSED.value,
-                OrderStatus.CANCELLED.value,
-                OrderStatus.EXPIRED.value,
-                limit,
-                offset,
-            ),
+            (user_id, *(s.value for s in HISTORY_STATUSES), limit, offset),
         )
         return [_order(row) for row in rows]
 
     async def user_history_count(self, user_id: int) -> int:
+        marks = ", ".join("?" for _ in HISTORY_STATUSES)
         row = await self._one(
-            "SELECT COUNT(*) FROM orders WHERE user_id = ? AND status IN (?, ?, ?)",
-            (
-                user_id,
-                OrderStatus.CLOSED.value,
-                OrderStatus.CANCELLED.value,
-                OrderStatus.EXPIRED.value,
-            ),
+            f"SELECT COUNT(*) FROM orders WHERE user_id = ? AND status IN ({marks})",
+            (user_id, *(s.value for s in HISTORY_STATUSES)),
         )
         return int(row[0]) if row else 0
 
@@ -524,32 +572,24 @@ class Database:
 
     async def set_access(self, user_id: int, allowed: bool, actor_id: int, now: float) -> None:
         """Grant or revoke, and write it to the audit log in the same transaction."""
-        async with self._transaction:
-            self._access.pop(user_id, None)
-            try:
-                await self._grant(user_id, allowed, actor_id, now)
-            finally:
-                # Reads queued behind the write see the new value; a read queued before it may
-                # have kept the old one, and a rolled-back write must not stay in memory.
-                self._access.pop(user_id, None)
-
-    async def _grant(self, user_id: int, allowed: bool, actor_id: int, now: float) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")
+        self._access.pop(user_id, None)
         try:
-            await self._db.execute(
-                "INSERT INTO access (user_id, allowed, actor_id, changed_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(user_id) DO UPDATE SET allowed = excluded.allowed,"
-                " actor_id = excluded.actor_id, changed_at = excluded.changed_at",
-                (user_id, int(allowed), actor_id, now),
-            )
-            await self._db.execute(
-                "INSERT INTO audit (actor_id, action, target_id, at) VALUES (?, ?, ?, ?)",
-                (actor_id, "allow" if allowed else "deny", user_id, now),
-            )
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
-        await self._db.execute("COMMIT")
+            async with self._transaction():
+                await self._run(
+                    "INSERT INTO access (user_id, allowed, actor_id, changed_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET"
+                    " allowed = excluded.allowed, actor_id = excluded.actor_id,"
+                    " changed_at = excluded.changed_at",
+                    (user_id, int(allowed), actor_id, now),
+                )
+                await self._run(
+                    "INSERT INTO audit (actor_id, action, target_id, at) VALUES (?, ?, ?, ?)",
+                    (actor_id, "allow" if allowed else "deny", user_id, now),
+                )
+        finally:
+            # Reads queued behind the write see the new value; a read queued before it may
+            # have kept the old one, and a rolled-back write must not stay in memory.
+            self._access.pop(user_id, None)
 
     async def audit_log(self, limit: int) -> list[tuple[int, str, int | None, float]]:
         rows = await self._all(
@@ -559,21 +599,29 @@ class Database:
 
     # codes
 
-    async def add_code(self, order_id: int, code: str, now: float) -> Code | None:
-        """Store a received code once; returns None when this order already has it."""
-        cursor = await self._db.execute(
-            "INSERT INTO codes (order_id, code, received_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(order_id, code) DO NOTHING",
-            (order_id, code, now),
-        )
-        inserted = cursor.rowcount
-        await cursor.close()
-        if not inserted:
-            return None
-        row = await self._one(
-            "SELECT * FROM codes WHERE order_id = ? AND code = ?", (order_id, code)
-        )
-        return _code(row) if row else None
+    async def record_code(
+        self,
+        order_id: int,
+        code: str,
+        now: float,
+        *,
+        expect: tuple[OrderStatus, ...],
+        status: OrderStatus,
+    ) -> Code | None:
+        """Store a code the provider showed and move the order to `status`, in one transaction.
+
+        Returns the stored code, or None when the order already had it (nothing changes then).
+        """
+        async with self._transaction():
+            inserted, code_id = await self._run(
+                "INSERT INTO codes (order_id, code, received_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(order_id, code) DO NOTHING",
+                (order_id, code, now),
+            )
+            if not inserted:
+                return None
+            await self._set_order(order_id, expect, now, {"status": status})
+        return Code(int(code_id or 0), order_id, code, now, None, None)
 
     async def order_codes(self, order_id: int) -> list[Code]:
         rows = await self._all("SELECT * FROM codes WHERE order_id = ? ORDER BY id", (order_id,))
@@ -583,10 +631,21 @@ class Database:
         rows = await self._all("SELECT * FROM codes WHERE delivered_at IS NULL ORDER BY id", ())
         return [_code(row) for row in rows]
 
-    async def mark_code_delivered(self, code_id: int, now: float, error: str | None = None) -> None:
-        """Done with a code: sent, or given up on for good (`error`, e.g. the bot was blocked)."""
-        await self._db.execute(
-            "UPDATE codes SET delivered_at = ?, delivery_error = ? "
-            "WHERE id = ? AND delivered_at IS NULL",
-            (now, error, code_id),
+    async def mark_code_delivered(self, code_id: int, now: float) -> None:
+        """Telegram accepted the push of this code."""
+        await self._write(
+            "UPDATE codes SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+            (now, code_id),
         )
+
+    async def give_up_code(self, code: Code, now: float, reason: str) -> None:
+        """Telegram refused this code's chat for good: the code and its order say why."""
+        async with self._transaction():
+            await self._run(
+                "UPDATE codes SET delivered_at = ?, delivery_error = ? "
+                "WHERE id = ? AND delivered_at IS NULL",
+                (now, reason, code.id),
+            )
+            await self._run(
+                "UPDATE orders SET delivery_note = ? WHERE id = ?", (reason, code.order_id)
+            )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from aiogram import Router
+from aiogram import Router, html
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
@@ -16,6 +16,7 @@ from bot.callback_answer import Answer
 from bot.cards import place, status_name
 from bot.clock import Clock
 from bot.config import Settings
+from bot.lifecycle import OrderStatus
 from bot.money import format_money
 from bot.orders import OrderService
 from bot.provider_float import ProviderFloat
@@ -103,12 +104,21 @@ async def on_stats(
     await message.answer("\n".join(lines))
 
 
-def troubled_line(order: Order, now: float, locale: str) -> str:
+def troubled_line(order: Order, locale: str) -> str:
     if order.is_open:
         why = _("stuck since its deadline")
-    else:
+    elif order.status is OrderStatus.LOST:
+        why = _("not confirmed by SMS-man: {reason}").format(reason=order.failure or "?")
+    elif order.status is OrderStatus.FAILED:
         why = _("failed: {reason}").format(reason=order.failure or "?")
-    return f"#{order.id} · <code>{order.user_id}</code> · {place(order, locale)} · {why}"
+    else:
+        why = status_name(order.status)
+    if order.delivery_note is not None:
+        why += " · " + _("code not delivered: {reason}").format(reason=order.delivery_note)
+    # Reasons come from SMS-man and Telegram: text, not markup.
+    return (
+        f"#{order.id} · <code>{order.user_id}</code> · {place(order, locale)} · {html.quote(why)}"
+    )
 
 
 async def on_orders(message: Message, db: Database, clock: Clock, i18n: I18n) -> None:
@@ -118,7 +128,7 @@ async def on_orders(message: Message, db: Database, clock: Clock, i18n: I18n) ->
         await message.answer(_("✅ No stuck or failed orders."))
         return
     lines = [_("🧯 Orders that need a look:")]
-    lines += [troubled_line(order, now, i18n.current_locale) for order in found[-20:]]
+    lines += [troubled_line(order, i18n.current_locale) for order in found[-20:]]
     retry = [
         Item(_("🔄 Retry order #{id}").format(id=order.id), AdminOrderCb(order=order.id))
         for order in found[-20:]

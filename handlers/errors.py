@@ -6,7 +6,12 @@ import logging
 from contextlib import suppress
 
 from aiogram import Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramRetryAfter,
+)
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import CallbackQuery, ErrorEvent
 from aiogram.utils.i18n import gettext as _
@@ -42,6 +47,13 @@ async def on_error(event: ErrorEvent) -> bool:
             await update.message.answer(text)
     except TelegramAPIError as exc:
         log.warning("could not apologise for update %s: %s", update.update_id, exc)
+    return True
+
+
+async def on_refused(event: ErrorEvent) -> bool:
+    """Telegram refused our answer: the person blocked the bot, or flood control held the
+    answer longer than it is worth waiting. Nobody can be told, and nothing is broken here."""
+    log.warning("update %s: Telegram refused: %s", event.update.update_id, event.exception)
     return True
 
 
@@ -86,6 +98,9 @@ async def on_provider_error(event: ErrorEvent, alerts: AdminAlerts) -> bool:
 def build_router() -> Router:
     router = Router(name="errors")
     router.errors.register(on_provider_error, ExceptionTypeFilter(SmsManError))
+    router.errors.register(
+        on_refused, ExceptionTypeFilter(TelegramForbiddenError, TelegramRetryAfter)
+    )
     router.errors.register(on_error)
     return router
 

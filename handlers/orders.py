@@ -13,9 +13,10 @@ from aiogram.utils.i18n import gettext as _
 from bot.callback_answer import Answer
 from bot.cards import card_text, place
 from bot.clock import Clock
+from bot.lifecycle import OrderStatus, Tell
 from bot.money import format_money
-from bot.orders import OrderService, Outcome, Result
-from bot.storage import Database, Order, OrderStatus
+from bot.orders import OrderService, Result
+from bot.storage import Database, Order
 from handlers.render import show
 from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb
 from keyboards.orders import card_keyboard, numbers_keyboard
@@ -32,10 +33,18 @@ OrderAct = Callable[[int, int], Awaitable[Result]]
 
 
 async def show_card(
-    query: CallbackQuery, order: Order, db: Database, clock: Clock, locale: str
+    query: CallbackQuery,
+    order: Order,
+    db: Database,
+    clock: Clock,
+    locale: str,
+    *,
+    note: str | None = None,
 ) -> None:
+    """The order's card; a `note` (why the tap did not go through) is shown above it."""
     codes = await db.order_codes(order.id)
-    await show(query, card_text(order, codes, clock(), locale), card_keyboard(order))
+    text = card_text(order, codes, clock(), locale)
+    await show(query, f"{note}\n\n{text}" if note else text, card_keyboard(order))
 
 
 async def on_my_numbers(query: CallbackQuery, orders: OrderService) -> None:
@@ -80,11 +89,14 @@ async def act_on_order(
     result = await act(query.from_user.id, order_id)
     if result.order is None:
         return
-    if result.outcome is Outcome.HAS_CODE:
+    if result.tell is Tell.HAS_CODE:
         await query.bot.send_message(  # type: ignore[union-attr]
             query.from_user.id, _("A code has already arrived, so this number cannot be cancelled.")
         )
-    await show_card(query, result.order, db, clock, locale)
+    note = None
+    if result.tell is Tell.TRY_LATER:
+        note = _("📡 SMS-man is not answering right now. Please try again in a moment.")
+    await show_card(query, result.order, db, clock, locale, note=note)
 
 
 async def on_order_action(

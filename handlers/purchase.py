@@ -8,13 +8,14 @@ from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
 from bot.callback_answer import Answer
-from bot.cards import card_text, countdown_hours
+from bot.cards import card_text, countdown_hours, may_be_charged
 from bot.catalog import Catalog
 from bot.clock import Clock
 from bot.countries import country_name, flag
+from bot.lifecycle import Tell
 from bot.limits import Limit, Refusal
 from bot.money import format_money
-from bot.orders import OrderService, Outcome, Result
+from bot.orders import OrderService, Result
 from bot.storage import Database, Quote
 from handlers.access import BuyersOnly
 from handlers.listings import country_label
@@ -138,13 +139,10 @@ async def render_result(
     locale: str,
 ) -> None:
     """One screen per outcome of a purchase, shown in place of the price screen."""
-    outcome, order = result.outcome, result.order
-    if outcome in (Outcome.BOUGHT, Outcome.EXISTING) and order is not None:
-        codes = await db.order_codes(order.id)
-        await show(query, card_text(order, codes, clock(), locale), card_keyboard(order))
-    elif outcome is Outcome.IN_PROGRESS:
+    tell, order = result.tell, result.order
+    if tell is Tell.IN_PROGRESS:
         await answer(_("⏳ Already buying this number…"))
-    elif outcome is Outcome.PRICE_ROSE and order is not None and result.quote is not None:
+    elif tell is Tell.NO_NUMBERS and order is not None and result.quote is not None:
         warning = _(
             "⚠️ The price went up from {old} to {new}, so nothing was bought. Buy at the new price?"
         ).format(
@@ -153,7 +151,7 @@ async def render_result(
         )
         body = price_text(result.quote, None, locale)
         await show(query, f"{warning}\n\n{body}", price_keyboard(result.quote))
-    elif outcome is Outcome.NO_NUMBERS and order is not None:
+    elif tell is Tell.NO_NUMBERS and order is not None:
         text = _("😔 The last {app} numbers in {country} are gone.").format(
             app=html.quote(order.app_title),
             country=html.quote(country_name(order.country_iso, order.country_title, locale)),
@@ -171,21 +169,25 @@ async def render_result(
         if items:
             text += "\n" + _("These countries have it in stock, cheapest first:")
         await show(query, text, buttons(items, back=AppsCb(country=order.country_id, page=0)))
-    elif outcome in (Outcome.UNAVAILABLE, Outcome.PAUSED):
+    elif tell in (Tell.UNAVAILABLE, Tell.PAUSED):
         await show(query, unavailable_text(), back_to_menu())
-    elif outcome is Outcome.LIMIT and result.refusal is not None:
+    elif tell is Tell.LIMIT and result.refusal is not None:
         await show(query, refusal_text(result.refusal, clock()), back_to_menu())
-    elif outcome is Outcome.PROVIDER_DOWN and order is not None:
-        await show(
-            query,
-            _(
+    elif tell in (Tell.NOT_BOUGHT, Tell.MAY_BE_CHARGED) and order is not None:
+        text = (
+            may_be_charged()
+            if tell is Tell.MAY_BE_CHARGED
+            else _(
                 "📡 SMS-man could not complete the purchase, so you got no number. "
                 "Please try again."
-            ),
-            retry_keyboard(OrderCb(order=order.id, action=OrderAction.RETRY)),
+            )
         )
-    elif outcome is Outcome.FORBIDDEN:
+        await show(query, text, retry_keyboard(OrderCb(order=order.id, action=OrderAction.RETRY)))
+    elif tell is Tell.FORBIDDEN:
         await show(query, no_access_text(query.from_user.id), back_to_menu())
+    elif order is not None:
+        codes = await db.order_codes(order.id)
+        await show(query, card_text(order, codes, clock(), locale), card_keyboard(order))
     else:
         await answer(_("This offer is no longer valid."), show_alert=True)
 

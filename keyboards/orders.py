@@ -7,7 +7,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.countries import flag, format_phone
-from bot.storage import Order, OrderStatus
+from bot.lifecycle import RETRYABLE, OrderStatus
+from bot.storage import Order
 from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb
 from keyboards.menus import add_menu_button
 
@@ -22,6 +23,10 @@ def card_keyboard(order: Order) -> InlineKeyboardMarkup:
         ]
     elif order.status is OrderStatus.CODE_RECEIVED:
         actions = [(_("📩 Another SMS"), OrderAction.ANOTHER), (_("✅ Done"), OrderAction.DONE)]
+    elif order.status is OrderStatus.WAITING_AGAIN:
+        actions = [(_("✅ Done"), OrderAction.DONE)]
+    elif order.status in RETRYABLE:
+        actions = [(_("🔄 Try again"), OrderAction.RETRY)]
     for text, action in actions:
         builder.button(text=text, callback_data=OrderCb(order=order.id, action=action))
     builder.button(text=_("📱 My numbers"), callback_data=MenuCb(action=MenuAction.MY_NUMBERS))

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bot.factory import Application
+from bot.lifecycle import OrderStatus
 from bot.smsman.emulator import LedgerKind, SmsManEmulator
-from bot.storage import OrderStatus
 from tests.conftest import (
     ADMIN_ID,
     ALLOWED_ID,
@@ -285,3 +285,24 @@ async def test_orders_view_lists_stuck_orders_and_retries_them(
     await admin.send("/orders")
     await admin.wait_for_text("No stuck or failed orders")
     assert labels(listing)
+
+
+async def test_orders_view_shows_provider_and_telegram_reasons_as_text(
+    telegram: TelegramEmulator, smsman: SmsManEmulator, app: Application
+) -> None:
+    admin = telegram.user(ADMIN_ID, language_code="en")
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    await price_screen(user)
+    smsman.fail_next("get-number", "error_code", code="<b>odd & new</b>", msg="?")
+    await (await user.tap("Buy for")).answered()
+    await user.wait_for_text("could not complete the purchase")
+    card = await buy_number(user)
+    telegram.fail_next("sendMessage", 400, "Bad Request: <can't> parse")
+    smsman.deliver_sms(smsman.requests[0].request_id, "515151")
+    await user.wait_for_message(lambda m: m.message_id == card.message_id and "515151" in m.text)
+    await admin.send("/orders")
+    listing = await admin.wait_for_text("Orders that need a look")
+    assert "failed: <b>odd & new</b>" in listing.text
+    assert "code not delivered: Bad Request: <can't> parse" in listing.text
+    assert "&lt;b&gt;odd &amp; new&lt;/b&gt;" in (listing.html or "")
+    assert not [m for m in user.bot_messages if "code: 515151" in m.text], "a 400 is not retried"

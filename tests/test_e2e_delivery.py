@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 
 from bot.factory import Application
+from bot.lifecycle import OrderStatus
 from bot.smsman.emulator import SmsManEmulator
-from bot.storage import OrderStatus
 from tests.conftest import ALLOWED_ID, FakeClock
-from tests.emulators.telegram import ChatMessage, SimUser, TelegramEmulator
+from tests.emulators.telegram import BLOCKED, ChatMessage, SimUser, TelegramEmulator
 from tests.flows import buy_number as buy
 from tests.flows import labels
 
@@ -256,7 +256,8 @@ async def test_blocked_user_order_still_closes(
     assert order is not None
     assert order.status is OrderStatus.CLOSED
     stored = await bot_app.db.order_codes(1)
-    assert [(c.code, c.delivery_error) for c in stored] == [("909090", "undeliverable")]
+    assert [(c.code, c.delivery_error) for c in stored] == [("909090", BLOCKED)]
+    assert order.delivery_note == BLOCKED, "the order says why its code was not pushed"
 
 
 async def test_history_lists_past_orders(

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.factory import Application
+from bot.lifecycle import OrderStatus
 from bot.smsman.emulator import SmsManEmulator
-from bot.storage import Database, OrderStatus
+from bot.storage import Database
 from tests.conftest import ADMIN_ID, ALLOWED_ID, RunBot, make_settings
 from tests.emulators.telegram import TelegramEmulator
 from tests.flows import labels, open_usa, price_screen, wait_for_button
@@ -285,7 +286,7 @@ async def test_provider_timeout_then_retry(
     await price_screen(user)
     smsman.fail_next("get-number", "timeout", seconds=5)
     await (await user.tap("Buy for")).answered()
-    await user.wait_for_text("could not complete the purchase")
+    await user.wait_for_text("did not confirm this purchase")
     await (await user.tap("Try again")).answered()
     await user.wait_for_text("Waiting for the SMS")
     orders = await bot_app.db.user_open_orders(ALLOWED_ID)
@@ -341,11 +342,12 @@ async def test_interrupted_purchase_is_resolved_and_reported_at_start(
     await db.close()
     user = telegram.user(ALLOWED_ID, language_code="en")
     async with run_bot(settings) as app:
-        notice = await user.wait_for_text("was interrupted")
+        notice = await user.wait_for_text("cut your purchase")
         assert "Telegram" in notice.text
+        assert "may have been charged" in notice.text, "nobody knows whether get-number left"
         order = await app.db.get_order(1)
         assert order is not None
-        assert (order.status, order.failure) == (OrderStatus.FAILED, "interrupted")
+        assert (order.status, order.failure) == (OrderStatus.LOST, "interrupted")
 
 
 async def test_my_numbers_lists_active_orders(

@@ -8,9 +8,10 @@ from typing import cast
 
 import pytest
 
+from bot.lifecycle import OrderStatus
 from bot.orders import OrderService, OrderWatcher
 from bot.poller import Poller
-from bot.storage import Order, OrderStatus
+from bot.storage import Order
 
 
 def active_order(order_id: int) -> Order:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import MIGRATIONS, Database, OrderStatus, Quote
+from bot.lifecycle import OrderStatus
+from bot.storage import MIGRATIONS, Database, Quote
 
 
 async def quote(db: Database, *, user_id: int, country_id: int, price: Decimal) -> Quote:
@@ -123,7 +124,9 @@ async def test_order_transitions_are_compare_and_set(tmp_path: Path) -> None:
         await db.close()
 
 
-async def test_codes_are_stored_once_and_tracked_until_delivered(tmp_path: Path) -> None:
+async def test_codes_are_stored_once_with_the_status_and_tracked_until_delivered(
+    tmp_path: Path,
+) -> None:
     db = await Database.open(tmp_path / "db.sqlite3")
     try:
         await db.ensure_user(1, None, now=0.0)
@@ -132,16 +135,87 @@ async def test_codes_are_stored_once_and_tracked_until_delivered(tmp_path: Path)
             chat_id=1,
             now=1.0,
         )
-        first = await db.add_code(order.id, "482913", now=2.0)
+        waiting = (OrderStatus.PURCHASING,)
+        first = await db.record_code(
+            order.id, "482913", 2.0, expect=waiting, status=OrderStatus.CODE_RECEIVED
+        )
         assert first is not None
-        assert await db.add_code(order.id, "482913", now=3.0) is None
-        second = await db.add_code(order.id, "111222", now=4.0)
+        stored = await db.get_order(order.id)
+        assert stored is not None
+        assert stored.status is OrderStatus.CODE_RECEIVED, "the code and the status together"
+        again = await db.record_code(
+            order.id, "482913", 3.0, expect=(OrderStatus.CODE_RECEIVED,), status=OrderStatus.CLOSED
+        )
+        assert again is None
+        unchanged = await db.get_order(order.id)
+        assert unchanged is not None
+        assert unchanged.status is OrderStatus.CODE_RECEIVED, "a known code moves nothing"
+        second = await db.record_code(
+            order.id, "111222", 4.0, expect=waiting, status=OrderStatus.ACTIVE
+        )
         assert second is not None
         assert [c.code for c in await db.order_codes(order.id)] == ["482913", "111222"]
         await db.mark_code_delivered(first.id, now=5.0)
         assert [c.id for c in await db.undelivered_codes()] == [second.id]
+        await db.give_up_code(second, 6.0, "Forbidden: bot was blocked by the user")
+        assert await db.undelivered_codes() == []
+        noted = await db.get_order(order.id)
+        assert noted is not None
+        assert noted.delivery_note == "Forbidden: bot was blocked by the user"
     finally:
         await db.close()
+
+
+async def test_a_failed_order_is_tried_again_at_most_once(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        await db.ensure_user(1, None, now=0.0)
+        failed, _created = await db.insert_order(
+            await quote(db, user_id=1, country_id=5, price=Decimal("2")), chat_id=1, now=1.0
+        )
+        first, created = await db.insert_order(
+            await quote(db, user_id=1, country_id=5, price=Decimal("2")),
+            chat_id=1,
+            now=2.0,
+            retry_of=failed.id,
+        )
+        second, created_again = await db.insert_order(
+            await quote(db, user_id=1, country_id=5, price=Decimal("2")),
+            chat_id=1,
+            now=3.0,
+            retry_of=failed.id,
+        )
+        assert created
+        assert not created_again
+        assert second == first
+        assert await db.order_for_retry(failed.id) == first
+        assert len(await db.all_orders()) == 2
+    finally:
+        await db.close()
+
+
+async def test_a_transaction_holds_only_its_own_statements(tmp_path: Path) -> None:
+    """A write made while another coroutine's transaction is open must not roll back with it."""
+    path = tmp_path / "db.sqlite3"
+    db = await Database.open(path)
+    try:
+        with sqlite3.connect(path) as raw:
+            raw.execute(
+                "CREATE TRIGGER no_audit BEFORE INSERT ON audit "
+                "BEGIN SELECT RAISE(ABORT, 'no'); END"
+            )
+        grant = asyncio.create_task(db.set_access(5, True, actor_id=1, now=1.0))
+        await asyncio.sleep(0)
+        outcome = await asyncio.gather(
+            grant, db.ensure_user(42, "en", now=2.0), return_exceptions=True
+        )
+        assert isinstance(outcome[0], sqlite3.IntegrityError)
+        assert await db.access_override(5) is None, "the grant rolled back"
+    finally:
+        await db.close()
+    with sqlite3.connect(path) as raw:
+        users = [row[0] for row in raw.execute("SELECT id FROM users")]
+    assert users == [42], "the other coroutine's write stands"
 
 
 async def test_a_quote_buys_at_most_once(tmp_path: Path) -> None:
