@@ -13,7 +13,7 @@ EMULATOR_PORT ?= 8081
 # The emulator sends a random code this many seconds after each purchase, for trying by hand.
 EMULATOR_SMS_AFTER ?= 15
 
-.PHONY: run test bench lint typecheck pytest i18n-update locales emulator clean
+.PHONY: run test bench soak docs lint typecheck pytest i18n-update locales emulator clean
 
 run: $(STAMP) locales
 	$(PY) -m bot
@@ -23,6 +23,19 @@ test: $(STAMP) locales lint typecheck pytest
 # Not part of `make test`: each benchmark prints one JSON line, then a human summary.
 bench: $(STAMP) locales
 	$(PY) -m benchmarks
+
+# Not part of `make test`: the lifecycle model searched far longer, from a random seed it prints
+# (SOAK_SEED=... repeats a run); it prints how many steps it took and which rules ran.
+SOAK_EXAMPLES ?= 5000
+soak: $(STAMP) locales
+	@seed=$${SOAK_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "lifecycle soak: seed $$seed, $(SOAK_EXAMPLES) examples"; \
+	LIFECYCLE_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/pytest -q -s -p no:cacheprovider \
+		--hypothesis-seed=$$seed tests/test_lifecycle_model.py
+
+# docs/lifecycle.md is written from the lifecycle table (a test fails while they differ).
+docs: $(STAMP)
+	$(PY) -m tests.lifecycle_doc
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

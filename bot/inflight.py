@@ -36,6 +36,11 @@ class InFlight(BaseMiddleware):
             if not self._running:
                 self._idle.set()
 
+    @property
+    def running(self) -> int:
+        """How many updates are being handled now."""
+        return self._running
+
     async def drain(self, grace: float) -> None:
         """Wait for the updates under way, at most `grace` seconds."""
         try:

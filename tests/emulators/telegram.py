@@ -76,6 +76,8 @@ _JSON_PARAMS = frozenset(
 class _Fault:
     error: ApiError
     times: int
+    # Only calls whose text contains this fail; the others go through.
+    text: str | None = None
 
 
 def decode_param(name: str, value: Any) -> Any:
@@ -233,10 +235,16 @@ class TelegramEmulator(BotApi):
         *,
         retry_after: int | None = None,
         times: int = 1,
+        text: str | None = None,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail with this error, whatever they ask."""
+        """Make the next ``times`` calls of ``method`` fail with this error, whatever they ask,
+        or only those whose ``text`` parameter contains ``text``."""
         error = ApiError(error_code, description, retry_after=retry_after)
-        self._faults[method.lower()].append(_Fault(error, times))
+        self._faults[method.lower()].append(_Fault(error, times, text))
+
+    def clear_faults(self) -> None:
+        """Drop every fault still queued: Telegram answers normally again."""
+        self._faults.clear()
 
     def calls_of(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method.lower() == method.lower()]
@@ -313,7 +321,7 @@ class TelegramEmulator(BotApi):
             name = self._by_lower_name.get(method.lower())
             if name is None:
                 raise ApiError(404, "Not Found")
-            self._take_fault(name)
+            self._take_fault(name, params)
             call.result = await self._methods[name](params)
         except ApiError as error:
             return self._failed(call, error)
@@ -366,11 +374,13 @@ class TelegramEmulator(BotApi):
             raise ApiError(401, "Unauthorized")
         self._seen_token = token
 
-    def _take_fault(self, method: str) -> None:
+    def _take_fault(self, method: str, params: ApiObject) -> None:
         faults = self._faults.get(method.lower())
         if not faults:
             return
         fault = faults[0]
+        if fault.text is not None and fault.text not in str(params.get("text", "")):
+            return
         fault.times -= 1
         if fault.times <= 0:
             faults.popleft()

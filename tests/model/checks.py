@@ -1,0 +1,226 @@
+"""The lifecycle's promises, checked against what the two emulators recorded and the bot's file."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from bot.lifecycle import LIVE_STATUSES, REFUNDED, OrderStatus
+from bot.smsman.emulator import RequestStatus
+from bot.smsman.emulator.state import ActivationRequest, LedgerKind
+from bot.stats import Figures
+from bot.storage import Order
+from tests.emulators.telegram import SimUser
+from tests.sim.world import EPOCH, World
+
+PENDING_TEXT = "Time is up"
+MAY_BE_CHARGED = "may have been charged"
+
+
+def read_orders(path: Path) -> list[Order]:
+    """What the bot committed to its file (another connection sees nothing uncommitted)."""
+    with sqlite3.connect(path) as raw:
+        raw.row_factory = sqlite3.Row
+        rows = raw.execute("SELECT * FROM orders ORDER BY id").fetchall()
+    orders = []
+    for row in rows:
+        values = dict(row)
+        values["price"] = Decimal(values["price"])
+        values["status"] = OrderStatus(values["status"])
+        orders.append(Order(**values))
+    return orders
+
+
+def stored_codes(path: Path) -> dict[int, set[str]]:
+    """The codes the bot committed, by order."""
+    stored: dict[int, set[str]] = {}
+    with sqlite3.connect(path) as raw:
+        for order_id, code in raw.execute("SELECT order_id, code FROM codes"):
+            stored.setdefault(order_id, set()).add(code)
+    return stored
+
+
+def undelivered_codes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as raw:
+        return {r[0] for r in raw.execute("SELECT code FROM codes WHERE delivered_at IS NULL")}
+
+
+def pushes(user: SimUser) -> Counter[str]:
+    """How many times each code reached the person's chat (Telegram said OK to each)."""
+    counted: Counter[str] = Counter()
+    for message in user.bot_messages:
+        if " code: " in message.text and " for +" in message.text:
+            counted[message.text.split(" code: ", 1)[1].split(" for +", 1)[0]] += 1
+    return counted
+
+
+@dataclass
+class Record:
+    """What the model remembers across steps: its own taps, and windows a crash opened."""
+
+    quotes_tapped: set[int] = field(default_factory=set)
+    retries_tapped: set[int] = field(default_factory=set)
+    # Codes pushed whose "delivered" row a crash stopped: pushed again after the restart.
+    may_repeat: set[str] = field(default_factory=set)
+    # Virtual times a bot process started; a restarted poller spreads its first looks.
+    starts: list[float] = field(default_factory=list)
+
+
+class Checks:
+    """Each method checks one promise and raises AssertionError naming what broke."""
+
+    def __init__(self, world: World, user: SimUser, record: Record) -> None:
+        self.world = world
+        self.user = user
+        self.record = record
+
+    @property
+    def orders(self) -> list[Order]:
+        return read_orders(self.world.settings.database_path)
+
+    def requests(self) -> dict[int, ActivationRequest]:
+        return {r.request_id: r for r in self.world.smsman.requests}
+
+    def one_purchase_per_intent(self) -> None:
+        """Every number sold belongs to a tap the person made, at most one per intent; a sale
+        the bot never heard of is matched by an order that says it may have been charged."""
+        orders = self.orders
+        known = {o.request_id for o in orders if o.request_id is not None}
+        for order in orders:
+            if order.retry_of is None:
+                assert order.quote_id in self.record.quotes_tapped, f"order {order.id}: no tap"
+            else:
+                assert order.retry_of in self.record.retries_tapped, f"order {order.id}: no tap"
+        intents = Counter(
+            (o.retry_of is None, o.retry_of or o.quote_id) for o in orders if o.request_id
+        )
+        assert max(intents.values(), default=0) <= 1, f"two numbers for one intent: {intents}"
+        unheard = [r for r in self.world.smsman.requests if r.request_id not in known]
+        uncertain = [o for o in orders if o.status in (OrderStatus.LOST, OrderStatus.PURCHASING)]
+        assert len(unheard) <= len(uncertain), (
+            f"requests {[r.request_id for r in unheard]} were sold without an order that says so"
+        )
+
+    def codes_pushed_once(self, *, finished: bool) -> None:
+        """No code is pushed twice (but for a crash between Telegram's OK and the record of it);
+        once `finished`, every code the provider holds was pushed, unless the chat refused
+        it for good or it came after the last look and before the bot closed the request."""
+        pushed = pushes(self.user)
+        for code, times in pushed.items():
+            limit = 2 if code in self.record.may_repeat else 1
+            assert times <= limit, f"code {code} pushed {times} times"
+        if not finished:
+            return
+        orders = {o.request_id: o for o in self.orders if o.request_id is not None}
+        looks = self.looks()
+        for request in self.world.smsman.requests:
+            order = orders.get(request.request_id)
+            if order is None:
+                continue
+            for code, arrived in zip(request.codes, request.code_times, strict=True):
+                if pushed[code] or order.delivery_note is not None:
+                    continue
+                last_look = looks.get(request.request_id, float("-inf"))
+                closed_after = request.status is RequestStatus.CLOSED and arrived > last_look
+                assert closed_after, (
+                    f"code {code} of order {order.id} (arrived at {arrived}, last look at "
+                    f"{last_look}, request {request.status}) never reached the chat"
+                )
+
+    def pushed_codes(self) -> Counter[str]:
+        return pushes(self.user)
+
+    def looks(self) -> dict[int, float]:
+        """When the bot last saw each request's answer to get-sms."""
+        last: dict[int, float] = {}
+        for call in self.world.smsman.calls:
+            if call.endpoint == "get-sms" and call.answer in ("ok", "wait_sms"):
+                last[int(call.params["request_id"])] = call.time
+        return last
+
+    def released_on_time(self, *, round_: float, after_trouble: float, attempt: float) -> None:
+        """No order stays open past its deadline and one polling round while the provider and
+        Telegram answer and the bot runs; after trouble, no longer than the retries take. Once
+        an attempt to release it has had time to fail, its card says the release is pending."""
+        now = self.world.loop.time()
+        faults = self._last_faults()
+        telegram = max(
+            (c.time for c in self.world.telegram.calls if c.ok is False), default=float("-inf")
+        )
+        for order in self.orders:
+            if order.status not in LIVE_STATUSES or order.deadline is None:
+                continue
+            deadline = order.deadline - EPOCH
+            trouble = max(
+                faults.get(order.request_id or 0, float("-inf")),
+                telegram,
+                *self.record.starts,
+            )
+            allowed = deadline + round_
+            if trouble > deadline - round_:
+                allowed = max(allowed, trouble + after_trouble)
+            assert now <= allowed, (
+                f"order {order.id} still {order.status} {now - deadline:.1f} s after its "
+                f"deadline (trouble at {trouble:.1f}, now {now:.1f})"
+            )
+            tried = max(deadline, *self.record.starts) + round_ + attempt
+            if now > tried and order.card_message_id is not None:
+                card = self.user.chat.find(order.card_message_id)
+                refused = self.user.chat.blocked or telegram >= deadline
+                assert refused or (card is not None and PENDING_TEXT in card.text), (
+                    f"order {order.id}: its card does not say the release is pending"
+                )
+
+    def _last_faults(self) -> dict[int, float]:
+        last: dict[int, float] = {}
+        for call in self.world.smsman.calls:
+            if call.answer.startswith("fault:") and "request_id" in call.params:
+                last[int(call.params["request_id"])] = call.time
+        return last
+
+    def money_told_as_it_is(self) -> None:
+        """Refunded means the provider refunded and charged that it kept the money, for each
+        finished order; the owner's figures for them equal the provider's ledger."""
+        requests = self.requests()
+        figures = Figures()
+        finished = set()
+        for order in self.orders:
+            if order.request_id is None or order.is_open:
+                continue
+            request = requests[order.request_id]
+            assert not request.active, (
+                f"order {order.id} is {order.status} but request {request.request_id} is open"
+            )
+            assert request.cost == order.price, f"order {order.id}: charged {request.cost}"
+            assert (order.status in REFUNDED) == request.refunded, (
+                f"order {order.id} says {order.status}, the provider "
+                f"{'refunded' if request.refunded else 'kept the money'}"
+            )
+            figures.add(order, codes=0)
+            finished.add(order.request_id)
+        ledger = sum(
+            (
+                e.amount if e.kind is LedgerKind.CHARGE else -e.amount
+                for e in self.world.smsman.ledger
+                if e.request_id in finished
+            ),
+            Decimal(0),
+        )
+        assert figures.spend == ledger, f"/stats says {figures.spend}, the ledger {ledger}"
+
+    def _known(self) -> set[int]:
+        return {o.request_id for o in self.orders if o.request_id is not None}
+
+    def lost_ones_refunded(self) -> None:
+        """After the provider's lifetime, what was sold without the bot hearing is refunded."""
+        known = self._known()
+        for request in self.world.smsman.requests:
+            if request.request_id not in known:
+                assert request.refunded, f"request {request.request_id} was never refunded"
+
+    def everything_ended(self) -> None:
+        left = [o for o in self.orders if o.is_open]
+        assert not left, f"orders still open at the end: {left}"

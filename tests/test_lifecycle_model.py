@@ -1,0 +1,43 @@
+"""The order lifecycle's promises, searched for counterexamples by a stateful model.
+
+`make test` runs a fixed, derandomized search sized for about a minute; `make soak` runs the
+same model far longer from a random seed it prints (LIFECYCLE_EXAMPLES, LIFECYCLE_STEPS).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from tests.model.machine import LifecycleModel
+
+SOAK = "LIFECYCLE_EXAMPLES" in os.environ
+EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "100"))
+STEPS = int(os.environ.get("LIFECYCLE_STEPS", "80"))
+
+
+def test_the_lifecycle_keeps_its_promises(locales: Path) -> None:
+    LifecycleModel.locales = locales
+    LifecycleModel.coverage.clear()
+    try:
+        run_state_machine_as_test(
+            LifecycleModel,
+            settings=settings(
+                max_examples=EXAMPLES,
+                stateful_step_count=STEPS,
+                # The same search every run of `make test`; the soak explores from its seed.
+                derandomize=not SOAK,
+                deadline=None,
+                database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            ),
+        )
+    finally:
+        coverage = LifecycleModel.coverage
+        print(f"\nlifecycle model: {coverage['steps']} steps")
+        for name, count in sorted(coverage.items()):
+            if name != "steps":
+                print(f"  {count:6d}  {name}")
