@@ -48,6 +48,7 @@ class Poller:
         self._due_at: dict[int, float] = {}
         self._failures: dict[int, int] = {}
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._slots = asyncio.Semaphore(self._concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -91,12 +92,19 @@ class Poller:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        self._stopping.set()
         if self._tasks:
+            # The scheduler only plans, so it stops at once; redelivery ends at its next pause,
+            # so a code Telegram has taken is also recorded as delivered (a push cancelled
+            # between the two would be pushed again by the next start).
+            self._tasks[0].cancel()
             # asyncio.wait, not awaiting each task under suppress(CancelledError): that would
             # also swallow a cancellation of stop() itself.
-            await asyncio.wait(self._tasks)
+            _done, late = await asyncio.wait(self._tasks, timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
             for task in self._tasks:
                 if not task.cancelled() and (error := task.exception()) is not None:
                     log.error("poller task %s had failed", task.get_name(), exc_info=error)
@@ -160,11 +168,13 @@ class Poller:
         """Codes stored but not yet pushed (Telegram down, a crash) are retried until sent."""
         every = max(1.0, self._interval)
         pause = every
-        while True:
+        while not self._stopping.is_set():
             try:
                 settled = await self._orders.deliver_pending()
             except Exception:
                 log.exception("redelivery failed")
                 settled = False
             pause = every if settled else min(MAX_BACKOFF, pause * 2)
-            await asyncio.sleep(pause)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(pause):
+                    await self._stopping.wait()
