@@ -13,7 +13,7 @@ from bot.smsman.emulator import RequestStatus
 from bot.smsman.emulator.state import ActivationRequest, LedgerKind
 from bot.stats import Figures
 from bot.storage import Order
-from tests.emulators.telegram import SimUser
+from tests.emulators.telegram import ChatMessage, SimUser
 from tests.sim.world import EPOCH, World
 
 PENDING_TEXT = "Time is up"
@@ -141,38 +141,58 @@ class Checks:
                 last[int(call.params["request_id"])] = call.time
         return last
 
-    def released_on_time(self, *, round_: float, after_trouble: float, attempt: float) -> None:
+    def released_on_time(
+        self, *, round_: float, after_trouble: float, flood: float, attempt: float
+    ) -> None:
         """No order stays open past its deadline and one polling round while the provider and
-        Telegram answer and the bot runs; after trouble, no longer than the retries take. Once
-        an attempt to release it has had time to fail, its card says the release is pending."""
+        Telegram answer and the bot runs. Trouble at or after the deadline extends that: a
+        fault of the provider for this request by what its retries take, Telegram's flood
+        control by what waiting it out takes, a start by a round. Once an attempt to release
+        the order has had time to fail, its card says the release is pending."""
         now = self.world.loop.time()
         faults = self._last_faults()
-        telegram = max(
-            (c.time for c in self.world.telegram.calls if c.ok is False), default=float("-inf")
-        )
+        floods = [c.time for c in self.world.telegram.calls if c.error_code == 429]
         for order in self.orders:
             if order.status not in LIVE_STATUSES or order.deadline is None:
                 continue
             deadline = order.deadline - EPOCH
-            trouble = max(
-                faults.get(order.request_id or 0, float("-inf")),
-                telegram,
-                *self.record.starts,
-            )
+            since = deadline - round_
             allowed = deadline + round_
-            if trouble > deadline - round_:
-                allowed = max(allowed, trouble + after_trouble)
+            fault = faults.get(order.request_id or 0, float("-inf"))
+            if fault > since:
+                allowed = max(allowed, fault + after_trouble)
+            for moment in [*floods, *self.record.starts]:
+                if moment > since:
+                    allowed = max(allowed, moment + flood + round_)
             assert now <= allowed, (
                 f"order {order.id} still {order.status} {now - deadline:.1f} s after its "
-                f"deadline (trouble at {trouble:.1f}, now {now:.1f})"
+                f"deadline (allowed until {allowed - deadline:.1f} s)"
             )
             tried = max(deadline, *self.record.starts) + round_ + attempt
-            if now > tried and order.card_message_id is not None:
-                card = self.user.chat.find(order.card_message_id)
-                refused = self.user.chat.blocked or telegram >= deadline
-                assert refused or (card is not None and PENDING_TEXT in card.text), (
+            card = self._card(order)
+            if now > tried and card is not None:
+                refused = self.user.chat.blocked or self._edit_refused(order, deadline)
+                assert refused or PENDING_TEXT in card.text, (
                     f"order {order.id}: its card does not say the release is pending"
                 )
+
+    def _card(self, order: Order) -> ChatMessage | None:
+        """The order's card, if its message still shows this order (the person may have
+        turned it into a menu or another order's card since)."""
+        if order.card_message_id is None or order.number is None:
+            return None
+        message = self.user.chat.find(order.card_message_id)
+        digits = "".join(c for c in message.text if c.isdigit()) if message else ""
+        return message if order.number in digits else None
+
+    def _edit_refused(self, order: Order, since: float) -> bool:
+        return any(
+            c.method == "editMessageText"
+            and c.ok is False
+            and c.time >= since
+            and c.params.get("message_id") == order.card_message_id
+            for c in self.world.telegram.calls
+        )
 
     def _last_faults(self) -> dict[int, float]:
         last: dict[int, float] = {}

@@ -41,6 +41,15 @@ ANSWER_WAIT = 200.0
 # After trouble (a provider or Telegram fault, a restart) a release may take: a timed-out call
 # and its retries, the poller's longest back-off, and a round.
 AFTER_TROUBLE = 3 * READ_TIMEOUT + MAX_BACKOFF * 1.1 + 2 * INTERVAL
+# Telegram's flood control waited out by the session (3 tries, at most 5 s each here).
+FLOOD = 3 * 5.0
+# Where a crash is aimed: the k-th next effect whose name has one of these parts.
+CRASH_POINTS = {
+    "any effect": ("",),
+    "a write": ("INSERT", "UPDATE", "BEGIN", "COMMIT"),
+    "an SMS-man call": ("smsman ",),
+    "a Telegram call": ("telegram sendMessage", "telegram editMessageText"),
+}
 # One call with the client's retries, each timing out: what an attempt may take to fail.
 ATTEMPT = 3 * (READ_TIMEOUT + 1)
 
@@ -210,7 +219,7 @@ class LifecycleModel(RuleBasedStateMachine):
         if buys:
             self._count(f"buy x{times}")
             self.record.quotes_tapped.add(BuyCb.unpack(buys[0]).quote)
-            self._run(self._taps(self.user, buys[0], times))
+            self._purchase_taps(buys[0], times)
 
     @precondition(lambda self: self._buttons("b:"))
     @rule(data=st.data())
@@ -220,7 +229,7 @@ class LifecycleModel(RuleBasedStateMachine):
         self._count("tap an old Buy")
         chosen = data.draw(st.sampled_from(self._buttons("b:")))
         self.record.quotes_tapped.add(BuyCb.unpack(chosen).quote)
-        self._run(self._taps(self.user, chosen, 1))
+        self._purchase_taps(chosen, 1)
 
     def _retries(self) -> list[str]:
         return [d for d in self._buttons("o:") if OrderCb.unpack(d).action is OrderAction.RETRY]
@@ -232,7 +241,17 @@ class LifecycleModel(RuleBasedStateMachine):
         self._count(f"tap Try again x{times}")
         chosen = data.draw(st.sampled_from(self._retries()))
         self.record.retries_tapped.add(OrderCb.unpack(chosen).order)
-        self._run(self._taps(self.user, chosen, times))
+        self._purchase_taps(chosen, times)
+
+    def _purchase_taps(self, data: str, times: int) -> None:
+        """Taps on one Buy or Try again button sell at most one number between them, whatever
+        the bot writes down about it (a restart may redeliver older taps, so not across one)."""
+        sold = len(self.world.smsman.requests)
+        starts = len(self.record.starts)
+        self._run(self._taps(self.user, data, times))
+        if len(self.record.starts) == starts:
+            new = len(self.world.smsman.requests) - sold
+            assert new <= 1, f"{times} taps on {data} bought {new} numbers"
 
     @precondition(lambda self: self._orders())
     @rule(
@@ -415,17 +434,20 @@ class LifecycleModel(RuleBasedStateMachine):
         self._run(asyncio.sleep(seconds))
 
     @rule(
+        among=st.sampled_from(list(CRASH_POINTS)),
         effects=st.one_of(st.integers(0, 40), st.none()),
         seconds=st.sampled_from([0.0, 1.0, INTERVAL, 30.0]),
     )
     @guarded
-    def restart(self, effects: int | None, seconds: float) -> None:
-        """The process dies before its k-th next effect (a statement, an SMS-man or Telegram
-        call, wherever that falls: a tap, a poll, a push, a start), or with None stops
-        cleanly as on SIGTERM and starts again."""
+    def restart(self, among: str, effects: int | None, seconds: float) -> None:
+        """The process dies before its k-th next effect of a kind (any effect, a write to
+        sqlite, an SMS-man or a Telegram call), wherever that falls: a tap, a poll, a push,
+        a start; or with None it stops cleanly as on SIGTERM, and starts again."""
         if effects is not None:
-            self._count("a crash")
-            self.world.effects.arm(effects)
+            self._count(f"a crash before {among}")
+            # Aimed at a kind, the crash comes within its next few: the boundaries that matter.
+            k = effects if among == "any effect" else effects % 6
+            self.world.effects.arm(k, among=CRASH_POINTS[among])
             self._run(asyncio.sleep(seconds))
             return
         self._count("a clean restart")
@@ -466,6 +488,7 @@ class LifecycleModel(RuleBasedStateMachine):
         self.checks.released_on_time(
             round_=max(INTERVAL, orders / RATE) + MAX_STEPS / RATE,
             after_trouble=AFTER_TROUBLE,
+            flood=FLOOD,
             attempt=ATTEMPT,
         )
 

@@ -27,26 +27,32 @@ class Effects:
         # The effect the crash came before, for failure messages.
         self.crashed_before: str | None = None
         self._countdown: int | None = None
+        # Only the effects whose name contains one of these count down to an armed crash.
+        self._counting: tuple[str, ...] = ("",)
 
     def before(self, what: str) -> None:
         """Called just before the effect `what` happens; raises Crashed instead if it may not."""
-        if self._countdown == 0:
+        counts = any(part in what for part in self._counting)
+        if self._countdown == 0 and counts:
             self._countdown = None
             self.crashed = True
             self.crashed_before = what
         if self.crashed:
             raise Crashed(f"the process has crashed; {what} did not happen")
-        if self._countdown is not None:
+        if self._countdown is not None and counts:
             self._countdown -= 1
         self.count += 1
         self.recent.append(what)
 
-    def arm(self, k: int) -> None:
+    def arm(self, k: int, *, among: tuple[str, ...] = ("",)) -> None:
         """Crash before the k-th next effect, counting from 0: `arm(0)` stops the very next
-        one, `arm(2)` lets two happen and stops the third."""
+        one, `arm(2)` lets two happen and stops the third. With `among`, only effects whose
+        name contains one of those parts count (and the crash comes before one of them):
+        `arm(1, among=("INSERT", "UPDATE"))` crashes between two writes."""
         if k < 0:
             raise ValueError(f"k must be at least 0, not {k}")
         self._countdown = k
+        self._counting = among
 
     def disarm(self) -> None:
         self._countdown = None
