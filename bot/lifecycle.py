@@ -36,8 +36,11 @@ WITH_CODE = (OrderStatus.CODE_RECEIVED, OrderStatus.WAITING_AGAIN)
 # The provider confirmed the money went back (reject or used accepted, or it forgot a request
 # whose last look saw no code, which it refunds as expired).
 REFUNDED = (OrderStatus.CANCELLED, OrderStatus.EXPIRED)
-# A purchase that can be tried again, once: its retry is the same intent.
-RETRYABLE = (OrderStatus.FAILED, OrderStatus.LOST)
+# A purchase that definitely sold nothing can be tried again, once: the retry is the same
+# intent. A LOST one may hold a number already: buying again is a new, deliberate purchase.
+RETRYABLE = (OrderStatus.FAILED,)
+# Purchases that ended without a number the bot knows of.
+NO_NUMBER = (OrderStatus.FAILED, OrderStatus.LOST)
 
 
 class Event(StrEnum):
@@ -104,7 +107,8 @@ class Answer(StrEnum):
     NOT_SENT = "not sent"
     UNKNOWN = "answer lost"
     NEW_CODE = "new code"
-    NO_NEW_CODE = "no new code"
+    KNOWN_CODE = "a code we have"
+    NO_CODE = "no code yet"
     OK = "ok"
     WRONG_STATUS = "wrong_status"
     GONE = "request unknown"
@@ -191,7 +195,7 @@ def _say(statuses: Iterable[OrderStatus], events: Iterable[Event], tell: Tell) -
 
 # -- buying ---------------------------------------------------------------------------------
 # A Buy tap with no order for its quote yet creates one in PURCHASING (after the access, pause
-# and limit checks) and follows with PURCHASE; a Try again on a FAILED or LOST order creates
+# and limit checks) and follows with PURCHASE; a Try again on a FAILED order creates
 # its one successor the same way. Later taps of either button find that order.
 _rule(
     [_S.PURCHASING],
@@ -213,17 +217,18 @@ _say([_S.PURCHASING], [Event.POLL, Event.DEADLINE], Tell.NOTHING)
 _rule([_S.PURCHASING], [Event.RESTART], None, {Answer.NONE: (_S.LOST, Tell.MAY_BE_CHARGED)})
 _say(LIVE_STATUSES, [Event.BUY, Event.RETRY], Tell.SHOW_ORDER)
 _say(FINAL_STATUSES, [Event.BUY], Tell.SHOW_ORDER)
-_say([_S.CLOSED, _S.CANCELLED, _S.EXPIRED], [Event.RETRY], Tell.SHOW_ORDER)
+_say([_S.CLOSED, _S.CANCELLED, _S.EXPIRED, _S.LOST], [Event.RETRY], Tell.SHOW_ORDER)
 # The service buys the successor (once) and tells that purchase's outcome.
-_say(RETRYABLE, [Event.RETRY], Tell.SHOW_ORDER)
+_say([_S.FAILED], [Event.RETRY], Tell.SHOW_ORDER)
 
 # -- giving a number back without a code ----------------------------------------------------
 _GIVE_BACK: dict[Answer, _Step] = {
     Answer.OK: (_S.CANCELLED, Tell.CANCELLED),
     # The provider refuses, most likely because a code arrived: look.
     Answer.WRONG_STATUS: (None, Tell.NOTHING, Event.CHECK),
-    # Gone while our last look saw no code: it expired there, which refunds.
-    Answer.GONE: (_S.EXPIRED, Tell.SHOW_ORDER),
+    # Gone while our last look saw no code: it is finished there without a code, which
+    # refunds (a reject that took effect and whose answer was lost reads the same).
+    Answer.GONE: (_S.CANCELLED, Tell.CANCELLED),
     Answer.FAULT: (None, Tell.TRY_LATER),
 }
 _rule([_S.ACTIVE], [Event.CANCEL], Call.REJECT, _GIVE_BACK)
@@ -235,15 +240,17 @@ _rule(
     Call.GET_SMS,
     {
         Answer.NEW_CODE: (_S.CODE_RECEIVED, Tell.HAS_CODE),
+        Answer.KNOWN_CODE: (_S.CODE_RECEIVED, Tell.HAS_CODE),
         # Refused without a code to show (an early-cancel lock, say): try again later.
-        Answer.NO_NEW_CODE: (None, Tell.TRY_LATER),
-        Answer.GONE: (_S.EXPIRED, Tell.SHOW_ORDER),
+        Answer.NO_CODE: (None, Tell.TRY_LATER),
+        Answer.GONE: (_S.CANCELLED, Tell.CANCELLED),
         Answer.FAULT: (None, Tell.TRY_LATER),
     },
 )
 
 # -- another SMS ------------------------------------------------------------------------------
-# Marked before asking, so a `ready` whose answer is lost still gets its SMS polled for.
+# Marked before asking: a `ready` that is lost (or cut short by a crash) is sent again by the
+# poller, which sees get-sms still showing the code it has.
 _say([_S.ACTIVE], [Event.ANOTHER, Event.DONE], Tell.SHOW_ORDER)
 _rule(
     [_S.CODE_RECEIVED],
@@ -258,9 +265,10 @@ _rule(
     Call.READY,
     {
         Answer.OK: (None, Tell.WAITING_AGAIN),
+        # SMS-man will not wait for another SMS on this number.
         Answer.WRONG_STATUS: (_S.CODE_RECEIVED, Tell.TRY_LATER),
         Answer.GONE: (_S.CLOSED, Tell.FINISHED),
-        Answer.FAULT: (_S.CODE_RECEIVED, Tell.TRY_LATER),
+        Answer.FAULT: (None, Tell.WAITING_AGAIN),
     },
 )
 
@@ -271,7 +279,8 @@ _rule(
     Call.GET_SMS,
     {
         Answer.NEW_CODE: (_S.CODE_RECEIVED, Tell.CODE, Event.CLOSE),
-        Answer.NO_NEW_CODE: (None, Tell.FINISHED, Event.CLOSE),
+        Answer.KNOWN_CODE: (None, Tell.FINISHED, Event.CLOSE),
+        Answer.NO_CODE: (None, Tell.FINISHED, Event.CLOSE),
         Answer.GONE: (_S.CLOSED, Tell.FINISHED),
         Answer.FAULT: (None, Tell.TRY_LATER),
     },
@@ -295,7 +304,9 @@ _rule(
     Call.GET_SMS,
     {
         Answer.NEW_CODE: (_S.CODE_RECEIVED, Tell.CODE),
-        Answer.NO_NEW_CODE: (None, Tell.NOTHING),
+        # A code we have, on an order that still waits: its status was never written.
+        Answer.KNOWN_CODE: (_S.CODE_RECEIVED, Tell.NOTHING),
+        Answer.NO_CODE: (None, Tell.NOTHING),
         Answer.GONE: (_S.EXPIRED, Tell.GONE),
         Answer.FAULT: (None, Tell.NOTHING),
     },
@@ -306,7 +317,9 @@ _rule(
     Call.GET_SMS,
     {
         Answer.NEW_CODE: (_S.CODE_RECEIVED, Tell.CODE),
-        Answer.NO_NEW_CODE: (None, Tell.NOTHING),
+        # Still the code we have: SMS-man is not waiting for another one, so ask again.
+        Answer.KNOWN_CODE: (None, Tell.NOTHING, Event.READY),
+        Answer.NO_CODE: (None, Tell.NOTHING),
         Answer.GONE: (_S.CLOSED, Tell.GONE),
         Answer.FAULT: (None, Tell.NOTHING),
     },
@@ -315,18 +328,23 @@ _rule(
 _say([_S.CODE_RECEIVED], [Event.POLL], Tell.NOTHING)
 
 # -- the deadline: look at get-sms last, then reject (no code) or close (a code) -------------
-_LAST_LOOK_WITHOUT_CODE: dict[Answer, _Step] = {
+_LAST_LOOK: dict[Answer, _Step] = {
     Answer.NEW_CODE: (_S.CODE_RECEIVED, Tell.CODE, Event.RELEASE),
-    Answer.NO_NEW_CODE: (None, Tell.NOTHING, Event.RELEASE),
+    Answer.KNOWN_CODE: (_S.CODE_RECEIVED, Tell.NOTHING, Event.RELEASE),
+    Answer.NO_CODE: (None, Tell.NOTHING, Event.RELEASE),
     Answer.GONE: (_S.EXPIRED, Tell.EXPIRED),
     Answer.FAULT: (None, Tell.PENDING),
 }
-_rule([_S.ACTIVE], [Event.DEADLINE], Call.GET_SMS, _LAST_LOOK_WITHOUT_CODE)
+_rule([_S.ACTIVE], [Event.DEADLINE], Call.GET_SMS, _LAST_LOOK)
 _rule(
     WITH_CODE,
     [Event.DEADLINE],
     Call.GET_SMS,
-    {**_LAST_LOOK_WITHOUT_CODE, Answer.GONE: (_S.CLOSED, Tell.FINISHED)},
+    {
+        **_LAST_LOOK,
+        Answer.KNOWN_CODE: (None, Tell.NOTHING, Event.RELEASE),
+        Answer.GONE: (_S.CLOSED, Tell.FINISHED),
+    },
 )
 _rule(
     [_S.ACTIVE],
@@ -346,8 +364,9 @@ _rule(
     Call.GET_SMS,
     {
         Answer.NEW_CODE: (_S.CODE_RECEIVED, Tell.CODE, Event.RELEASE),
+        Answer.KNOWN_CODE: (_S.CODE_RECEIVED, Tell.NOTHING, Event.RELEASE),
         # Refused without a code to show: the next round tries the release again.
-        Answer.NO_NEW_CODE: (None, Tell.PENDING),
+        Answer.NO_CODE: (None, Tell.PENDING),
         Answer.GONE: (_S.EXPIRED, Tell.EXPIRED),
         Answer.FAULT: (None, Tell.PENDING),
     },

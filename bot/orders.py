@@ -1,16 +1,11 @@
-"""The orders service: the one owner of purchases and of every order status change.
-
-Each change follows `bot.lifecycle.TABLE`: the rule for the order's status and the event names
-the provider call; the call's answer names the next status (written as a compare-and-set),
-what the person is told, and maybe a follow-up event. Steps for one order take turns.
-"""
+"""The orders service: purchases, and every order status change by `bot.lifecycle.TABLE`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,16 +14,16 @@ from typing import NamedTuple
 
 from bot import limits
 from bot.access import Access
-from bot.alerts import AdminAlerts, Problem
+from bot.alerts import AdminAlerts
 from bot.catalog import Catalog, CatalogCountry
 from bot.clock import Clock
 from bot.config import Settings
 from bot.lifecycle import (
     LIVE_STATUSES,
+    NO_NUMBER,
     PERSON_EVENTS,
     RETRYABLE,
     Answer,
-    Call,
     Event,
     OrderStatus,
     Tell,
@@ -37,33 +32,16 @@ from bot.lifecycle import (
 )
 from bot.limits import Refusal
 from bot.notifier import Delivery, Notifier
+from bot.provider_answers import BeforeCall, ProviderAnswers, Reply
 from bot.provider_float import ProviderFloat
 from bot.smsman.client import SmsManClient
-from bot.smsman.errors import (
-    LowBalance,
-    NoNumbers,
-    ProviderUnavailable,
-    RequestNotFound,
-    SmsManError,
-    WrongStatus,
-    WrongToken,
-)
-from bot.smsman.models import Application, Price, PurchasedNumber, RequestStatus
+from bot.smsman.models import Application, Price
 from bot.storage import Database, Order, Quote
 
 log = logging.getLogger(__name__)
 
-ALTERNATIVES = 5
 # How often an open order's card is redrawn for its countdown: well inside Telegram's limits.
 CARD_REFRESH = 60.0
-# A provider that keeps refusing a reject without showing a code must not loop a step forever.
-MAX_STEPS = 6
-SET_STATUS = {
-    Call.REJECT: RequestStatus.REJECT,
-    Call.REPORT_USED: RequestStatus.USED,
-    Call.READY: RequestStatus.READY,
-    Call.CLOSE: RequestStatus.CLOSE,
-}
 # Why an order ended, where the event says it rather than the provider's answer.
 EVENT_FAILURES = {
     (Event.USED, OrderStatus.CANCELLED): "used",
@@ -86,18 +64,10 @@ class Result:
     refusal: Refusal | None = None
     # The last provider answer, so the poller can back off after a fault.
     answer: Answer = Answer.NONE
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A provider call's answer, with what came with it."""
-
-    answer: Answer
-    number: PurchasedNumber | None = None
-    code: str | None = None
-    failure: str | None = None
-    quote: Quote | None = None
-    alternatives: list[Price] = field(default_factory=list)
+    # A new code was stored: it is to be pushed.
+    stored: bool = False
+    # The poller or a restart changed what the card shows.
+    redraw: bool = False
 
 
 class Poll(StrEnum):
@@ -121,7 +91,6 @@ class Next(NamedTuple):
 
 
 OrderWatcher = Callable[[Order], None]
-BeforeCall = Callable[[], Awaitable[None]]
 
 
 class OrderService:
@@ -140,23 +109,21 @@ class OrderService:
         card_refresh: float = CARD_REFRESH,
     ) -> None:
         self._db = db
-        self._smsman = smsman
-        self._catalog = catalog
         self._settings = settings
-        self._alerts = alerts
         self._access = access
         self._float = provider_float
         self._purchase_lock = asyncio.Lock()
         self._notifier = notifier
         self._clock = clock
         self._card_refresh = card_refresh
+        self._provider = ProviderAnswers(smsman, catalog, alerts, self._requote)
         self._card_drawn: dict[int, float] = {}
         self._watchers: list[OrderWatcher] = []
         # One step at a time per order: a tap and the poller never act on an order at once.
         self._order_locks: dict[int, asyncio.Lock] = {}
         self._lock_users: Counter[int] = Counter()
-        # The poller and the redelivery loop both push codes; one at a time, none twice.
-        self._delivering = asyncio.Lock()
+        # Codes being pushed now: the poller, a tap and redelivery may reach the same one.
+        self._pushing: set[int] = set()
 
     def watch(self, watcher: OrderWatcher) -> None:
         """Be told of every order that starts needing polls (bought, or waiting again)."""
@@ -374,7 +341,8 @@ class OrderService:
             return Next(Poll.DONE)
         now = self._clock()
         left = max(0.0, deadline - now)
-        if result.answer is Answer.FAULT:
+        if result.answer is Answer.FAULT or now >= deadline:
+            # Past the deadline an order still open waits for its release: try again later.
             return Next(Poll.BACK_OFF, left)
         if current.status is OrderStatus.CODE_RECEIVED:
             return Next(Poll.IDLE, min(self._card_refresh, left))
@@ -385,29 +353,36 @@ class OrderService:
         if now - self._card_drawn.get(order.id, 0.0) >= self._card_refresh:
             await self._draw(order, now)
 
-    async def deliver_pending(self, only: Order | None = None) -> bool:
-        """Push every stored but undelivered code (`only`'s, if given); true when none is left."""
-        async with self._delivering:
-            return await self._deliver(only)
-
-    async def _deliver(self, only: Order | None) -> bool:
+    async def deliver_pending(self, order_id: int | None = None) -> bool:
+        """Push every stored but undelivered code (of one order, if given); true when none is
+        left. A code counts as delivered once Telegram said OK; one refused for good is given
+        up with a note on its order."""
         settled = True
-        for code in await self._db.undelivered_codes():
-            if only is not None and code.order_id != only.id:
-                continue
-            # The poller has just read the order it gives: one query fewer per code.
-            order = only if only is not None else await self._db.get_order(code.order_id)
-            if order is None:
-                continue
-            delivery, reason = await self._notifier.push_code(order, code)
-            if delivery is Delivery.RETRY:
-                settled = False
-            elif delivery is Delivery.SENT:
-                await self._db.mark_code_delivered(code.id, self._clock())
-            else:
-                log.warning("order %s: code given up: %s", order.id, reason)
-                await self._db.give_up_code(code, self._clock(), reason or "refused")
+        for code in await self._db.undelivered_codes(order_id):
+            if code.id in self._pushing:
+                continue  # Another delivery has it under way.
+            self._pushing.add(code.id)
+            try:
+                settled &= await self._push(code.id)
+            finally:
+                self._pushing.discard(code.id)
         return settled
+
+    async def _push(self, code_id: int) -> bool:
+        # Read again once claimed: a delivery that listed it earlier may have pushed it since.
+        code = await self._db.undelivered_code(code_id)
+        order = await self._db.get_order(code.order_id) if code is not None else None
+        if code is None or order is None:
+            return True
+        delivery, reason = await self._notifier.push_code(order, code)
+        if delivery is Delivery.RETRY:
+            return False
+        if delivery is Delivery.SENT:
+            await self._db.mark_code_delivered(code.id, self._clock())
+        else:
+            log.warning("order %s: code given up: %s", order.id, reason)
+            await self._db.give_up_code(code, self._clock(), reason or "refused")
+        return True
 
     async def _draw(self, order: Order, now: float) -> None:
         self._card_drawn[order.id] = now
@@ -433,7 +408,14 @@ class OrderService:
         async with self._serialized(order.id):
             current = await self._db.get_order(order.id)
             assert current is not None
-            return await self._run(current, event, before_call, quote)
+            result = await self._run(current, event, before_call, quote)
+        # After the order's turn, so Telegram making a push wait holds no step up; the code
+        # first, then the card that shows it.
+        if result.stored:
+            await self.deliver_pending(order.id)
+        if result.redraw and result.order is not None:
+            await self._draw(result.order, self._clock())
+        return result
 
     async def _run(
         self,
@@ -442,44 +424,48 @@ class OrderService:
         before_call: BeforeCall | None,
         quote: Quote | None,
     ) -> Result:
-        """Follow the table from `event` until a step has no follow-up."""
+        """Follow the table from `event` until a step has no follow-up (it has no loops)."""
         origin = event
         told = Tell.NOTHING
-        reply = Reply(Answer.NONE)
-        for _step in range(MAX_STEPS):
+        stored = redraw = False
+        while True:
             step = rule(order.status, event)
             if step.call is None:
                 reply = Reply(Answer.NONE)
             else:
-                reply = await self._ask(step.call, order, origin, before_call, quote)
+                reply = await self._provider.ask(
+                    step.call,
+                    order,
+                    background=origin not in PERSON_EVENTS,
+                    quote=quote,
+                    before_call=before_call,
+                )
             before_call = None
-            moved = await self._move(order, step.then, reply, event)
-            if moved is None:
-                # Another step for this order (from before a restart) got there first.
-                current = await self._db.get_order(order.id)
-                return Result(Tell.SHOW_ORDER, current, answer=reply.answer)
-            changed = moved[0].status is not order.status
-            order, then, stored = moved
+            before = order.status
+            order, then, new_code = await self._move(order, step.then, reply, event)
+            stored |= new_code
             if then.tell not in QUIET or told is Tell.NOTHING:
                 told = then.tell
-            await self._after(order, then, reply, origin, changed=changed, stored=stored)
+            redraw |= await self._after(
+                order, then, reply, origin, changed=order.status is not before
+            )
             if then.follow is None:
-                break
+                return Result(
+                    told,
+                    order,
+                    quote=reply.quote,
+                    alternatives=reply.alternatives,
+                    answer=reply.answer,
+                    stored=stored,
+                    redraw=redraw,
+                )
             event = then.follow
-        else:
-            log.warning("order %s: %s did not settle in %d steps", order.id, origin, MAX_STEPS)
-        return Result(
-            told,
-            order,
-            quote=reply.quote,
-            alternatives=reply.alternatives,
-            answer=reply.answer,
-        )
 
     async def _move(
         self, order: Order, outcomes: Mapping[Answer, Then], reply: Reply, event: Event
-    ) -> tuple[Order, Then, bool] | None:
-        """Write the step's next status, as a compare-and-set on the status it was taken from.
+    ) -> tuple[Order, Then, bool]:
+        """Write the step's next status, as a compare-and-set on the status it was taken from;
+        returns the order, the step taken, and whether a new code was stored.
 
         A code the provider showed is stored with that status in one transaction, so a crash
         cannot leave a stored code on an order that still waits for one.
@@ -492,15 +478,8 @@ class OrderService:
             )
             if stored is not None:
                 log.info("order %s: code received", order.id)
-                current = await self._db.get_order(order.id)
-                assert current is not None
-                # A status moved meanwhile still gets its code pushed; the step ends there.
-                return (
-                    current,
-                    new if current.status is new.status else Then(current.status, Tell.CODE),
-                    True,
-                )
-            reply = Reply(Answer.NO_NEW_CODE)
+                return await self._current(order), new, True
+            reply = Reply(Answer.KNOWN_CODE)
         step = outcomes[reply.answer]
         fields: dict[str, object] = {}
         if step.status is not order.status:
@@ -509,129 +488,42 @@ class OrderService:
             fields["request_id"] = reply.number.request_id
             fields["number"] = reply.number.number
             fields["deadline"] = now + self._settings.order_timeout_seconds
-        if reply.failure is not None and step.status in RETRYABLE:
+        if reply.failure is not None and step.status in NO_NUMBER:
             fields["failure"] = reply.failure
         if "status" in fields and (event, step.status) in EVENT_FAILURES:
             fields["failure"] = EVENT_FAILURES[event, step.status]
         if not fields:
             return order, step, False
         updated = await self._db.update_order(order.id, expect=(order.status,), now=now, **fields)
-        return None if updated is None else (updated, step, False)
+        if updated is None:
+            # Steps for one order take turns and this process is the file's only writer.
+            raise RuntimeError(f"order {order.id} left {order.status} during a step")
+        return updated, step, False
 
-    async def _ask(
-        self,
-        call: Call,
-        order: Order,
-        origin: Event,
-        before_call: BeforeCall | None,
-        quote: Quote | None,
-    ) -> Reply:
-        """Make the step's provider call and say what its answer comes to; never raises."""
-        if call is Call.GET_NUMBER:
-            assert quote is not None
-            return await self._get_number(order, quote, before_call)
-        assert order.request_id is not None
-        try:
-            if call is Call.GET_SMS:
-                # The poller's looks yield the rate limit to people's taps.
-                background = origin not in PERSON_EVENTS
-                sms = await self._smsman.get_sms(order.request_id, background=background)
-                return (
-                    Reply(Answer.NO_NEW_CODE)
-                    if sms.code is None
-                    else Reply(Answer.NEW_CODE, code=sms.code)
-                )
-            await self._smsman.set_status(order.request_id, SET_STATUS[call])
-        except RequestNotFound:
-            return Reply(Answer.GONE)
-        except WrongStatus:
-            return Reply(Answer.WRONG_STATUS)
-        except SmsManError as exc:
-            log.warning("order %s: %s failed: %s", order.id, call.value, exc)
-            if isinstance(exc, WrongToken):
-                await self._alerts.report(Problem.WRONG_TOKEN)
-            return Reply(Answer.FAULT)
-        except Exception:
-            log.exception("order %s: %s failed", order.id, call.value)
-            return Reply(Answer.FAULT)
-        return Reply(Answer.OK)
-
-    async def _get_number(
-        self, order: Order, quote: Quote, before_call: BeforeCall | None
-    ) -> Reply:
-        if before_call is not None:
-            try:
-                await before_call()
-            except Exception:
-                # Only the "buying" note: the purchase the person asked for goes ahead.
-                log.warning("order %s: could not say it is buying", order.id, exc_info=True)
-        try:
-            number = await self._smsman.get_number(
-                quote.country_id,
-                quote.application_id,
-                max_price=quote.price,
-                currency=quote.currency,
-            )
-        except NoNumbers:
-            return await self._no_numbers(quote)
-        except LowBalance:
-            return Reply(Answer.NO_MONEY, failure="balance")
-        except WrongToken:
-            await self._alerts.report(Problem.WRONG_TOKEN)
-            return Reply(Answer.REFUSED, failure="wrong_token")
-        except ProviderUnavailable as exc:
-            log.warning("purchase for order %s failed: %s", order.id, exc)
-            if exc.outcome_unknown:
-                return Reply(Answer.UNKNOWN, failure="outcome_unknown")
-            return Reply(Answer.NOT_SENT, failure="provider_down")
-        except SmsManError as exc:
-            log.warning("purchase for order %s refused: %s", order.id, exc)
-            return Reply(Answer.REFUSED, failure=exc.code or "error")
-        except Exception:
-            # The request may have left: whether a number was sold is unknown.
-            log.exception("purchase for order %s failed", order.id)
-            return Reply(Answer.UNKNOWN, failure="outcome_unknown")
-        log.info("order %s bought: request %s", order.id, number.request_id)
-        return Reply(Answer.SOLD, number=number)
-
-    async def _no_numbers(self, quote: Quote) -> Reply:
-        """Tell a price rise (a new quote) from an empty shelf (other countries to try)."""
-        try:
-            current = (await self._catalog.prices(quote.country_id, fresh=True)).get(
-                quote.application_id
-            )
-        except SmsManError:
-            current = None
-        if current is not None and current.count > 0 and current.cost > quote.price:
-            new_quote = await self._requote(quote, current.cost)
-            return Reply(Answer.NO_NUMBERS, failure="price_rose", quote=new_quote)
-        try:
-            cheapest = await self._catalog.cheapest_countries(quote.application_id)
-        except SmsManError:
-            cheapest = []
-        others = [p for p in cheapest if p.country_id != quote.country_id][:ALTERNATIVES]
-        return Reply(Answer.NO_NUMBERS, failure="no_numbers", alternatives=others)
+    async def _current(self, order: Order) -> Order:
+        current = await self._db.get_order(order.id)
+        assert current is not None
+        return current
 
     async def _after(
-        self, order: Order, then: Then, reply: Reply, origin: Event, *, changed: bool, stored: bool
-    ) -> None:
-        """What a step sets going besides its status: polls, pushes, notices, cards, alerts."""
+        self, order: Order, then: Then, reply: Reply, origin: Event, *, changed: bool
+    ) -> bool:
+        """What a step sets going besides its status (polls, notices, the float); true when
+        the card is to be redrawn."""
         if reply.answer is Answer.SOLD:
             self._card_drawn[order.id] = self._clock()
             self._opened(order)
             await self._float.after_purchase()
         elif reply.answer is Answer.NO_MONEY:
             await self._float.ran_dry()
-        if stored:
-            await self.deliver_pending(order)
-        if then.tell is Tell.WAITING_AGAIN and reply.answer is Answer.NONE:
+        if changed and order.status is OrderStatus.WAITING_AGAIN:
             self._opened(order)
         if origin in PERSON_EVENTS:
-            return  # The person's own screen shows the outcome.
+            return False  # The person's own screen shows the outcome.
         if then.tell in NOTICES:
             await self._notifier.tell(order, then.tell)
-        if changed or then.tell is Tell.PENDING:
-            await self._draw(order, self._clock())
+        pending_shown = self._card_drawn.get(order.id, 0.0) >= (order.deadline or 0.0)
+        return changed or (then.tell is Tell.PENDING and not pending_shown)
 
     @asynccontextmanager
     async def _serialized(self, order_id: int) -> AsyncIterator[None]:

@@ -148,6 +148,9 @@ class Poller:
             outcome = Next(Poll.BACK_OFF)
         finally:
             self._slots.release()
+        self._plan(order_id, outcome)
+
+    def _plan(self, order_id: int, outcome: Next) -> None:
         if outcome.action is Poll.DONE:
             self._failures.pop(order_id, None)
             return

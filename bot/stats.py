@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot.lifecycle import OPEN_STATUSES, RETRYABLE
+from bot.lifecycle import NO_NUMBER, OPEN_STATUSES
 from bot.limits import charged, refunded
 from bot.storage import Database, Order
 
@@ -63,7 +63,7 @@ async def troubled(db: Database, now: float) -> list[Order]:
     for order in await db.all_orders():
         stuck = order.is_open and order.deadline is not None and now > order.deadline + STUCK_AFTER
         recent = now - order.updated_at < RECENT_FAILURES
-        failed = order.status in RETRYABLE and recent
+        failed = order.status in NO_NUMBER and recent
         if stuck or failed or (order.delivery_note is not None and recent):
             found.append(order)
     return found

@@ -620,16 +620,31 @@ class Database:
             )
             if not inserted:
                 return None
-            await self._set_order(order_id, expect, now, {"status": status})
+            if not await self._set_order(order_id, expect, now, {"status": status}):
+                # Rolls the code back too: the caller's step read a status that is gone.
+                raise RuntimeError(f"order {order_id} left {expect} while a code came")
         return Code(int(code_id or 0), order_id, code, now, None, None)
 
     async def order_codes(self, order_id: int) -> list[Code]:
         rows = await self._all("SELECT * FROM codes WHERE order_id = ? ORDER BY id", (order_id,))
         return [_code(row) for row in rows]
 
-    async def undelivered_codes(self) -> list[Code]:
-        rows = await self._all("SELECT * FROM codes WHERE delivered_at IS NULL ORDER BY id", ())
+    async def undelivered_codes(self, order_id: int | None = None) -> list[Code]:
+        """Codes not pushed yet, oldest first; of one order, if given."""
+        if order_id is None:
+            rows = await self._all("SELECT * FROM codes WHERE delivered_at IS NULL ORDER BY id", ())
+        else:
+            rows = await self._all(
+                "SELECT * FROM codes WHERE delivered_at IS NULL AND order_id = ? ORDER BY id",
+                (order_id,),
+            )
         return [_code(row) for row in rows]
+
+    async def undelivered_code(self, code_id: int) -> Code | None:
+        row = await self._one(
+            "SELECT * FROM codes WHERE id = ? AND delivered_at IS NULL", (code_id,)
+        )
+        return _code(row) if row else None
 
     async def mark_code_delivered(self, code_id: int, now: float) -> None:
         """Telegram accepted the push of this code."""
@@ -647,5 +662,6 @@ class Database:
                 (now, reason, code.id),
             )
             await self._run(
-                "UPDATE orders SET delivery_note = ? WHERE id = ?", (reason, code.order_id)
+                "UPDATE orders SET delivery_note = ?, updated_at = ? WHERE id = ?",
+                (reason, now, code.order_id),
             )

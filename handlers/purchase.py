@@ -22,7 +22,7 @@ from handlers.listings import country_label
 from handlers.render import show
 from handlers.texts import no_access_text, unavailable_text
 from keyboards.callbacks import AppsCb, BuyCb, CheapestCb, OrderAction, OrderCb, PriceCb
-from keyboards.menus import back_to_menu, retry_keyboard
+from keyboards.menus import back_to_menu
 from keyboards.orders import card_keyboard
 from keyboards.pickers import Item, buttons
 
@@ -182,7 +182,7 @@ async def render_result(
                 "Please try again."
             )
         )
-        await show(query, text, retry_keyboard(OrderCb(order=order.id, action=OrderAction.RETRY)))
+        await show(query, text, card_keyboard(order))
     elif tell is Tell.FORBIDDEN:
         await show(query, no_access_text(query.from_user.id), back_to_menu())
     elif order is not None:

@@ -9,7 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.countries import flag, format_phone
 from bot.lifecycle import RETRYABLE, OrderStatus
 from bot.storage import Order
-from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb
+from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb, PriceCb
 from keyboards.menus import add_menu_button
 
 
@@ -29,6 +29,12 @@ def card_keyboard(order: Order) -> InlineKeyboardMarkup:
         actions = [(_("🔄 Try again"), OrderAction.RETRY)]
     for text, action in actions:
         builder.button(text=text, callback_data=OrderCb(order=order.id, action=action))
+    if order.status is OrderStatus.LOST:
+        # It may hold a number already: buying again goes through the price once more.
+        builder.button(
+            text=_("🛒 Buy again"),
+            callback_data=PriceCb(country=order.country_id, app=order.application_id),
+        )
     builder.button(text=_("📱 My numbers"), callback_data=MenuCb(action=MenuAction.MY_NUMBERS))
     add_menu_button(builder)
     builder.adjust(1)

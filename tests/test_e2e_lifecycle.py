@@ -12,9 +12,10 @@ import pytest
 
 from bot.lifecycle import OrderStatus
 from bot.smsman.emulator import SmsManEmulator
+from keyboards.callbacks import OrderAction, OrderCb
 from tests.conftest import ALLOWED_ID, FakeClock, RunBot, make_settings
 from tests.emulators.telegram import TelegramEmulator
-from tests.flows import buy_number, labels, price_screen
+from tests.flows import buy_number, labels, price_screen, wait_for_button
 
 USA, TELEGRAM = 5, 3
 
@@ -28,27 +29,15 @@ def get_numbers(smsman: SmsManEmulator) -> int:
     return len([c for c in smsman.calls if c.endpoint == "get-number"])
 
 
-@pytest.mark.parametrize(
-    ("fault", "screen"),
-    [
-        ("error_code", "could not complete the purchase"),
-        ("http_502", "did not confirm this purchase"),
-    ],
-)
 async def test_a_retry_button_buys_once_however_often_it_is_tapped(
-    telegram: TelegramEmulator,
-    smsman: SmsManEmulator,
-    run_bot: RunBot,
-    tmp_path: Path,
-    fault: str,
-    screen: str,
+    telegram: TelegramEmulator, smsman: SmsManEmulator, run_bot: RunBot, tmp_path: Path
 ) -> None:
     async with run_bot(make_settings(tmp_path, smsman, telegram)):
         user = telegram.user(ALLOWED_ID, language_code="en")
         await price_screen(user)
-        smsman.fail_next("get-number", fault, code="no_such_thing")
+        smsman.fail_next("get-number", "error_code", code="no_such_thing")
         await (await user.tap("Buy for")).answered()
-        failed = await user.wait_for_text(screen)
+        failed = await user.wait_for_text("could not complete the purchase")
         smsman.set_latency("get-number", 0.3)
         taps = [await user.tap("Try again", message=failed) for _ in range(2)]
         await asyncio.gather(*(tap.answered() for tap in taps))
@@ -59,6 +48,29 @@ async def test_a_retry_button_buys_once_however_often_it_is_tapped(
         await user.wait_for_text("Waiting for the SMS", fresh=False)
         assert get_numbers(smsman) == 2, "the failed purchase and exactly one retry"
         assert len(smsman.requests) == 1
+
+
+async def test_a_purchase_that_may_have_sold_is_not_tried_again_by_a_tap(
+    telegram: TelegramEmulator, smsman: SmsManEmulator, run_bot: RunBot, tmp_path: Path
+) -> None:
+    """After a 502 the number may be sold already: no Try again, but Buy again through the
+    price screen, a deliberate new purchase; an old Try again of that order buys nothing."""
+    async with run_bot(make_settings(tmp_path, smsman, telegram)):
+        user = telegram.user(ALLOWED_ID, language_code="en")
+        await price_screen(user)
+        smsman.fail_next("get-number", "http_502")
+        await (await user.tap("Buy for")).answered()
+        lost = await user.wait_for_text("did not confirm this purchase")
+        assert "Try again" not in " ".join(labels(lost))
+        stale = OrderCb(order=1, action=OrderAction.RETRY).pack()
+        taps = [await user.tap_data(stale, message=lost) for _ in range(3)]
+        await asyncio.gather(*(tap.answered() for tap in taps))
+        assert get_numbers(smsman) == 1
+        await (await user.tap("Buy again", message=lost)).answered()
+        await wait_for_button(user, "Buy for")
+        await (await user.tap("Buy for")).answered()
+        await user.wait_for_text("Waiting for the SMS")
+        assert get_numbers(smsman) == 2
 
 
 async def test_codes_that_come_just_before_the_deadline_are_delivered(

@@ -287,7 +287,9 @@ async def test_provider_timeout_then_retry(
     smsman.fail_next("get-number", "timeout", seconds=5)
     await (await user.tap("Buy for")).answered()
     await user.wait_for_text("did not confirm this purchase")
-    await (await user.tap("Try again")).answered()
+    await (await user.tap("Buy again")).answered()
+    await wait_for_button(user, "Buy for")
+    await (await user.tap("Buy for")).answered()
     await user.wait_for_text("Waiting for the SMS")
     orders = await bot_app.db.user_open_orders(ALLOWED_ID)
     assert len(orders) == 1

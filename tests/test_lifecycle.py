@@ -15,6 +15,7 @@ from bot.lifecycle import (
     OrderStatus,
 )
 from tests.lifecycle_doc import DOC, render
+from tests.model.checks import longest_chain
 
 PROVIDER_FAULTS = {Answer.GONE, Answer.FAULT}
 
@@ -46,7 +47,12 @@ def test_every_answer_a_call_can_get_has_a_rule() -> None:
                 Answer.UNKNOWN,
             }, (status, event)
         elif rule.call is Call.GET_SMS:
-            assert answers == {Answer.NEW_CODE, Answer.NO_NEW_CODE, *PROVIDER_FAULTS}
+            assert answers == {
+                Answer.NEW_CODE,
+                Answer.KNOWN_CODE,
+                Answer.NO_CODE,
+                *PROVIDER_FAULTS,
+            }, (status, event)
         else:
             assert answers == {Answer.OK, Answer.WRONG_STATUS, *PROVIDER_FAULTS}, (status, event)
 
@@ -91,13 +97,19 @@ def test_the_deadline_looks_before_it_lets_go() -> None:
         rule = TABLE[status, Event.DEADLINE]
         if status is not OrderStatus.PURCHASING:
             assert rule.call is Call.GET_SMS
-            assert rule.then[Answer.NO_NEW_CODE].follow is Event.RELEASE
+            assert rule.then[Answer.NO_CODE].follow is Event.RELEASE
+            assert rule.then[Answer.KNOWN_CODE].follow is Event.RELEASE
             assert rule.then[Answer.NEW_CODE].follow is Event.RELEASE
 
 
 def test_follow_ups_only_come_after_a_step() -> None:
     follows = {then.follow for rule in TABLE.values() for then in rule.then.values()}
     assert follows - {None} <= FOLLOW_UPS
+
+
+def test_every_chain_of_follow_ups_ends() -> None:
+    """The service follows the table until a step has none: a loop would never end."""
+    assert longest_chain() <= 4
 
 
 def test_the_document_is_the_table() -> None:

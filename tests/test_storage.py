@@ -150,8 +150,15 @@ async def test_codes_are_stored_once_with_the_status_and_tracked_until_delivered
         unchanged = await db.get_order(order.id)
         assert unchanged is not None
         assert unchanged.status is OrderStatus.CODE_RECEIVED, "a known code moves nothing"
+        with pytest.raises(RuntimeError, match="left"):
+            await db.record_code(order.id, "999999", 4.0, expect=waiting, status=OrderStatus.ACTIVE)
+        assert "999999" not in [c.code for c in await db.order_codes(order.id)], "rolled back"
         second = await db.record_code(
-            order.id, "111222", 4.0, expect=waiting, status=OrderStatus.ACTIVE
+            order.id,
+            "111222",
+            4.0,
+            expect=(OrderStatus.CODE_RECEIVED,),
+            status=OrderStatus.CODE_RECEIVED,
         )
         assert second is not None
         assert [c.code for c in await db.order_codes(order.id)] == ["482913", "111222"]

@@ -126,8 +126,14 @@ class SmsManClient:
             return SmsResult(request_id=request_id, code=None)
         return SmsResult(request_id=request_id, code=code.strip())
 
-    async def set_status(self, request_id: int, status: RequestStatus) -> None:
-        await self._read("set-status", {"request_id": request_id, "status": status.value})
+    async def set_status(
+        self, request_id: int, status: RequestStatus, *, background: bool = False
+    ) -> None:
+        await self._read(
+            "set-status",
+            {"request_id": request_id, "status": status.value},
+            background=background,
+        )
 
     async def _read(
         self, endpoint: str, params: Params, *, check: bool = True, background: bool = False
