@@ -39,10 +39,11 @@ def refunded(order: Order) -> Decimal:
 
 
 def committed(orders: Iterable[Order]) -> Decimal:
-    """Spend that counts against a limit: charges minus refunds, plus purchases under way."""
+    """Spend that counts against a limit: charges minus refunds, plus purchases under way and
+    purchases whose answer was lost (they may have been charged)."""
     total = Decimal(0)
     for order in orders:
-        if order.status is OrderStatus.PURCHASING:
+        if order.status in (OrderStatus.PURCHASING, OrderStatus.LOST):
             total += order.price
         else:
             total += charged(order) - refunded(order)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -170,7 +171,8 @@ class Code:
     delivery_error: str | None
 
 
-def _order(row: aiosqlite.Row) -> Order:
+def order_from_row(row: sqlite3.Row) -> Order:
+    """An order as read from its row (aiosqlite's rows are sqlite3's)."""
     values = dict(row)
     values["price"] = Decimal(values["price"])
     values["status"] = OrderStatus(values["status"])
@@ -454,16 +456,16 @@ class Database:
 
     async def order_for_quote(self, quote_id: int) -> Order | None:
         row = await self._one("SELECT * FROM orders WHERE quote_id = ?", (quote_id,))
-        return _order(row) if row else None
+        return order_from_row(row) if row else None
 
     async def order_for_retry(self, order_id: int) -> Order | None:
         """The order that tried `order_id` again, if there is one."""
         row = await self._one("SELECT * FROM orders WHERE retry_of = ?", (order_id,))
-        return _order(row) if row else None
+        return order_from_row(row) if row else None
 
     async def get_order(self, order_id: int) -> Order | None:
         row = await self._one("SELECT * FROM orders WHERE id = ?", (order_id,))
-        return _order(row) if row else None
+        return order_from_row(row) if row else None
 
     async def update_order(
         self, order_id: int, *, expect: tuple[OrderStatus, ...], now: float, **fields: Any
@@ -503,7 +505,7 @@ class Database:
             f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY id",
             tuple(s.value for s in OPEN_STATUSES),
         )
-        return [_order(row) for row in rows]
+        return [order_from_row(row) for row in rows]
 
     async def user_open_orders(self, user_id: int) -> list[Order]:
         marks = ", ".join("?" for _ in OPEN_STATUSES)
@@ -511,7 +513,7 @@ class Database:
             f"SELECT * FROM orders WHERE user_id = ? AND status IN ({marks}) ORDER BY id",
             (user_id, *(s.value for s in OPEN_STATUSES)),
         )
-        return [_order(row) for row in rows]
+        return [order_from_row(row) for row in rows]
 
     async def user_history(self, user_id: int, *, limit: int, offset: int) -> list[Order]:
         """Finished orders, newest first; failed purchases are left out (no number was had)."""
@@ -521,7 +523,7 @@ class Database:
             "ORDER BY id DESC LIMIT ? OFFSET ?",
             (user_id, *(s.value for s in HISTORY_STATUSES), limit, offset),
         )
-        return [_order(row) for row in rows]
+        return [order_from_row(row) for row in rows]
 
     async def user_history_count(self, user_id: int) -> int:
         marks = ", ".join("?" for _ in HISTORY_STATUSES)
@@ -552,10 +554,12 @@ class Database:
             "SELECT * FROM orders WHERE user_id = ? AND created_at >= ? ORDER BY id",
             (user_id, since),
         )
-        return [_order(row) for row in rows]
+        return [order_from_row(row) for row in rows]
 
     async def all_orders(self) -> list[Order]:
-        return [_order(row) for row in await self._all("SELECT * FROM orders ORDER BY id", ())]
+        return [
+            order_from_row(row) for row in await self._all("SELECT * FROM orders ORDER BY id", ())
+        ]
 
     async def code_counts(self) -> dict[int, int]:
         rows = await self._all("SELECT order_id, COUNT(*) AS n FROM codes GROUP BY order_id", ())

@@ -1,10 +1,4 @@
-"""CallbackData factories: short prefixes and int/enum fields keep every button under 64 bytes.
-
-Callback data comes back from the client as text anyone can forge. Ints are read only in the
-form our own buttons write them (plain digits), and only within bounds: ids from 1, pages from
-0, everything below 2^63 (sqlite's INTEGER). Anything else fails to unpack, so the tap reaches
-no handler and is answered as a stale button.
-"""
+"""CallbackData factories: short prefixes and int/enum fields keep every button under 64 bytes."""
 
 from __future__ import annotations
 
@@ -14,6 +8,10 @@ from typing import Annotated
 from aiogram.filters.callback_data import CallbackData
 from pydantic import BeforeValidator, Field
 
+# Callback data comes back from the client as text anyone can forge. Ints are read only in the
+# form our own buttons write them (plain digits), and only within bounds: ids from 1, pages
+# from 0, everything below 2^63 (sqlite's INTEGER). Anything else fails to unpack, so the tap
+# reaches no handler and is answered as a stale button.
 INT_LIMIT = 2**63
 
 

@@ -1,5 +1,4 @@
-"""docs/lifecycle.md, written from `bot.lifecycle.TABLE`: `python -m tests.lifecycle_doc` (or
-`make docs`) rewrites it, and a test fails while the file and the table disagree."""
+"""docs/lifecycle.md, written from `bot.lifecycle.TABLE` by `make docs`; a test keeps it so."""
 
 from __future__ import annotations
 

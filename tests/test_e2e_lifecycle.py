@@ -1,5 +1,4 @@
-"""End to end, the three lifecycle bugs people met: a retry bought up to three numbers, codes
-that came just before the deadline were lost, and huge ids in a button crashed the handler."""
+"""End to end: a retry that bought three numbers, codes lost at the deadline, huge button ids."""
 
 from __future__ import annotations
 

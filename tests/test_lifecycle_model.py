@@ -1,8 +1,4 @@
-"""The order lifecycle's promises, searched for counterexamples by a stateful model.
-
-`make test` runs a fixed, derandomized search sized for about a minute; `make soak` runs the
-same model far longer from a random seed it prints (LIFECYCLE_EXAMPLES, LIFECYCLE_STEPS).
-"""
+"""The order lifecycle's promises, searched for counterexamples by a stateful model."""
 
 from __future__ import annotations
 
@@ -14,6 +10,8 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from tests.model.machine import LifecycleModel
 
+# `make test` runs a fixed, derandomized search sized for about a minute; `make soak` runs the
+# same model far longer from a random seed it prints (LIFECYCLE_EXAMPLES, LIFECYCLE_STEPS).
 SOAK = "LIFECYCLE_EXAMPLES" in os.environ
 EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "100"))
 STEPS = int(os.environ.get("LIFECYCLE_STEPS", "80"))

@@ -13,7 +13,7 @@ from bot.lifecycle import LIVE_STATUSES, REFUNDED, TABLE, Event, OrderStatus
 from bot.smsman.emulator import RequestStatus
 from bot.smsman.emulator.state import ActivationRequest, LedgerEntry, LedgerKind
 from bot.stats import Figures
-from bot.storage import Order
+from bot.storage import Order, order_from_row
 from tests.emulators.telegram import ChatMessage, SimUser
 from tests.sim.world import EPOCH, World
 
@@ -43,14 +43,7 @@ def read_orders(path: Path) -> list[Order]:
     """What the bot committed to its file (another connection sees nothing uncommitted)."""
     with sqlite3.connect(path) as raw:
         raw.row_factory = sqlite3.Row
-        rows = raw.execute("SELECT * FROM orders ORDER BY id").fetchall()
-    orders = []
-    for row in rows:
-        values = dict(row)
-        values["price"] = Decimal(values["price"])
-        values["status"] = OrderStatus(values["status"])
-        orders.append(Order(**values))
-    return orders
+        return [order_from_row(row) for row in raw.execute("SELECT * FROM orders ORDER BY id")]
 
 
 def stored_codes(path: Path) -> dict[int, set[str]]:

@@ -1,5 +1,4 @@
-"""A person, SMS-man, Telegram and crashes acting on the production bot in every order hypothesis
-can find; after each step the promises in `checks` must hold against the emulators' records."""
+"""The lifecycle model: people, SMS-man, Telegram and crashes acting on the bot in any order."""
 
 from __future__ import annotations
 
@@ -44,6 +43,16 @@ STRANGER = 3000
 # what the provider charges is always the quote (maxPrice makes a higher price "no numbers").
 OFFERS = [(5, 3, Decimal("12.50")), (1, 3, Decimal("9.90"))]
 ANSWER_WAIT = 200.0
+PROVIDER_FAULTS = [
+    "http_500",
+    "http_502",
+    "timeout",
+    "late_answer",
+    "lost_response",
+    "drop",
+    "refused",
+]
+TELEGRAM_FAULTS = ["429 sendMessage", "429 editMessageText", "500 answer", "400 code", "block"]
 # After trouble (a provider or Telegram fault, a restart) a release may take: a timed-out call
 # and its retries, the poller's longest back-off, and a round.
 AFTER_TROUBLE = 3 * READ_TIMEOUT + MAX_BACKOFF * 1.1 + 2 * INTERVAL
@@ -227,6 +236,22 @@ class LifecycleModel(RuleBasedStateMachine):
             self.record.quotes_tapped.add(BuyCb.unpack(buys[0]).quote)
             self._purchase_taps(buys[0], times)
 
+    @rule(offer=st.sampled_from(OFFERS), writes=st.one_of(st.none(), st.integers(0, 4)))
+    @guarded
+    def buy_and_a_code_comes(self, offer: tuple[int, int, Decimal], writes: int | None) -> None:
+        """The whole way a person most often goes: buy, and the SMS comes a moment later; the
+        process may die before one of the next few writes (a code stored, its status, its
+        push recorded)."""
+        self.buy(offer, 1)
+        waiting = self._waiting()
+        if not waiting:
+            return
+        self._count("buy, and a code comes" + (", then a crash" if writes is not None else ""))
+        self._deliver(waiting[-1])
+        if writes is not None:
+            self.world.effects.arm(writes, among=CRASH_POINTS["a write"])
+        self._run(asyncio.sleep(1.5 * INTERVAL))
+
     @precondition(lambda self: self._buttons("b:"))
     @rule(data=st.data())
     @guarded
@@ -355,14 +380,33 @@ class LifecycleModel(RuleBasedStateMachine):
 
         self._run(then())
 
-    @rule(
-        endpoint=st.sampled_from(["get-number", "get-sms", "set-status"]),
-        kind=st.sampled_from(
-            ["http_500", "http_502", "timeout", "late_answer", "lost_response", "drop", "refused"]
-        ),
-        times=st.integers(1, 3),
-    )
+    @rule(data=st.data())
     @guarded
+    def the_world_misbehaves(self, data: st.DataObject) -> None:
+        """SMS-man fails a call (or forgets a request, or raises a price), or Telegram refuses
+        one: one rule for all of them, so they come as often as one kind of tap."""
+        kinds = ["SMS-man", "Telegram"]
+        kinds += ["forget"] if self._forgettable() else []
+        kinds += ["price"] if self.rises < 2 else []
+        kind = data.draw(st.sampled_from(kinds))
+        if kind == "SMS-man":
+            self.provider_fails(
+                data.draw(st.sampled_from(["get-number", "get-sms", "set-status"])),
+                data.draw(st.sampled_from(PROVIDER_FAULTS)),
+                data.draw(st.integers(1, 3)),
+            )
+        elif kind == "Telegram":
+            self.telegram_refuses(
+                data.draw(st.sampled_from(TELEGRAM_FAULTS)), data.draw(st.integers(1, 5))
+            )
+        elif kind == "forget":
+            self.provider_forgets(data.draw(st.sampled_from(self._forgettable())))
+        else:
+            self.price_rises(
+                data.draw(st.sampled_from(OFFERS)),
+                data.draw(st.sampled_from([Decimal("0.50"), Decimal("3")])),
+            )
+
     def provider_fails(self, endpoint: str, kind: str, times: int) -> None:
         self._count(f"SMS-man: {kind} on {endpoint}")
         if kind == "refused":
@@ -389,16 +433,10 @@ class LifecycleModel(RuleBasedStateMachine):
             and all(code in stored.get(known[r.request_id], ()) for code in r.codes)
         ]
 
-    @precondition(lambda self: self._forgettable())
-    @rule(data=st.data())
-    @guarded
-    def provider_forgets(self, data: st.DataObject) -> None:
+    def provider_forgets(self, request_id: int) -> None:
         self._count("SMS-man forgets a request")
-        self.world.smsman.expire_now(data.draw(st.sampled_from(self._forgettable())))
+        self.world.smsman.expire_now(request_id)
 
-    @precondition(lambda self: self.rises < 2)
-    @rule(offer=st.sampled_from(OFFERS), rise=st.sampled_from([Decimal("0.50"), Decimal("3")]))
-    @guarded
     def price_rises(self, offer: tuple[int, int, Decimal], rise: Decimal) -> None:
         self._count("a price rises")
         self.rises += 1
@@ -409,13 +447,6 @@ class LifecycleModel(RuleBasedStateMachine):
 
     # -- Telegram ---------------------------------------------------------------------------
 
-    @rule(
-        fault=st.sampled_from(
-            ["429 sendMessage", "429 editMessageText", "500 answer", "400 code", "block"]
-        ),
-        retry_after=st.integers(1, 5),
-    )
-    @guarded
     def telegram_refuses(self, fault: str, retry_after: int) -> None:
         """Telegram: flood control on the next call, a server error answering a tap, a code
         push refused for good, or the person blocks the bot (or unblocks it again)."""
