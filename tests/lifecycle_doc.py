@@ -31,7 +31,7 @@ STATUSES = {
 }
 EVENTS = {
     Event.BUY: "a Buy tap (a quote buys once; the order of a quote already used is shown)",
-    Event.RETRY: "a Try again tap (a failed or lost order is tried again once)",
+    Event.RETRY: "a Try again tap (a failed order is tried again once)",
     Event.CANCEL: "Cancel",
     Event.USED: "Number already used or banned",
     Event.ANOTHER: "Another SMS",
@@ -60,11 +60,12 @@ status it brings in one transaction. A step with no call that changes nothing an
 
 ## What it promises, and how we know
 
-- **One purchase per intent.** A quote buys at most once, and a failed or lost order is tried
-  again at most once: its retry is the same intent, so later taps of the same button show the
-  order it made. After an answer that never came (a timeout after sending, a 5xx, a crash), the
-  order is LOST and the person is told they *may* have been charged: SMS-man refunds a number
-  that expires unused.
+- **One purchase per intent.** A quote buys at most once, and an order that definitely sold
+  nothing (FAILED) is tried again at most once: its retry is the same intent, so later taps of
+  the same button show the order it made. After an answer that never came (a timeout after
+  sending, a 5xx, a crash), the order is LOST and the person is told they *may* have been
+  charged (SMS-man refunds a number that expires unused); buying again goes through the price
+  screen, a new and deliberate purchase.
 - **Every code delivered once.** A code is stored with its status in one transaction, then pushed;
   it counts as delivered only after Telegram's OK. At the deadline the bot looks at get-sms
   before it rejects, and a reject refused because a code came is followed by a look. A chat
@@ -80,7 +81,16 @@ status it brings in one transaction. A step with no call that changes nothing an
 production bot against both emulators on one virtual clock, with taps (one to three at once),
 SMS at any moment and around deadlines, SMS-man and Telegram faults, and crashes before any
 effect, and checks every promise against the emulators' records after each step. `make soak`
-runs it far longer from a random seed.
+runs it far longer from a random seed. With each fix reverted locally, the `make test` search
+reported (2026-12-01):
+
+- a Try again that buys on every tap: "3 taps on o:6:2 bought 3 numbers";
+- a deadline that rejects without a last look and retries a refused reject: "order 4 still
+  active 4.3 s after its deadline";
+- a code and its status written apart, without the status mended by the next look: "order 2
+  says expired, the provider kept the money", and an order still open at the end;
+- a failing "buying" answer that leaves the order in purchasing: "update 2 failed: Telegram
+  server says - Internal Server Error".
 
 ## Statuses
 
