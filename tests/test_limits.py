@@ -44,8 +44,10 @@ def test_a_purchase_that_may_have_been_charged_counts_against_the_limit() -> Non
 
 def test_only_a_refund_the_provider_gave_takes_spend_back() -> None:
     closed = order(OrderStatus.CLOSED, 7)
-    assert (charged(closed), refunded(closed)) == (PRICE, 0)
+    assert (charged(closed), refunded(closed)) == (PRICE, Decimal(0))
     for status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
         assert refunded(replace(closed, status=status)) == PRICE
     lost = order(OrderStatus.LOST, None)
-    assert (charged(lost), refunded(lost)) == (0, 0), "the owner's figures claim nothing unknown"
+    assert (charged(lost), refunded(lost)) == (Decimal(0), Decimal(0)), (
+        "the owner's figures claim nothing unknown"
+    )
