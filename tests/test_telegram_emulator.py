@@ -448,22 +448,28 @@ async def test_a_blocked_user_makes_sends_and_edits_fail_with_403(
     assert await bot.send_message(user.id, "Welcome back")
 
 
-async def test_the_rate_limit_answers_429_with_retry_after(
+async def test_the_send_limits_answer_429_and_do_not_execute_the_call(
     emulator: TelegramEmulator, bot: Bot, user: SimUser
 ) -> None:
     other = emulator.user(2002)
-    emulator.set_rate_limit(max_per_window=2, window_s=60.0, retry_after=7)
+    limits = emulator.enforce_limits()
     sent = await bot.send_message(user.id, "1")
     await bot.edit_message_text("2", chat_id=user.id, message_id=sent.message_id)
+    with_button = await bot.send_message(user.id, "3", reply_markup=keyboard(("A", "a")))
+    messages = len(user.chat.messages)
 
     with pytest.raises(TelegramRetryAfter) as error:
-        await bot.send_message(user.id, "3")
+        await bot.send_message(user.id, "4")
 
-    assert error.value.retry_after == 7
-    assert error.value.message.endswith("Original description: Too Many Requests: retry after 7")
-    assert await bot.send_message(other.id, "another chat is not limited")
-    emulator.clear_rate_limit()
-    assert await bot.send_message(user.id, "3")
+    assert error.value.retry_after == 1
+    assert error.value.message.endswith("Original description: Too Many Requests: retry after 1")
+    assert len(user.chat.messages) == messages, "a refused call is not executed"
+    tap = await user.tap("A", message=user.chat.find(with_button.message_id))
+    assert await bot.answer_callback_query(tap.query_id), "answers do not count"
+    assert await bot.send_message(other.id, "another chat has its own bucket")
+    assert (len(limits.sent), limits.refused) == (4, 1)
+    emulator.lift_limits()
+    assert await bot.send_message(user.id, "4")
 
 
 async def test_fail_next_forces_errors_and_every_call_is_recorded(

@@ -21,8 +21,9 @@ from tests.emulators.telegram_api import (
     NOT_MODIFIED,
     QUERY_TOO_OLD,
     BotApi,
-    RateLimit,
+    loop_time,
 )
+from tests.emulators.telegram_flood import FloodLimits, counts_against_limits
 from tests.emulators.telegram_models import (
     ApiError,
     ApiObject,
@@ -129,6 +130,8 @@ class TelegramEmulator(BotApi):
         self._by_lower_name = {name.lower(): name for name in self._methods}
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        # Telegram's send limits, when switched on: off, any number of calls goes through.
+        self.flood: FloodLimits | None = None
 
     async def start(self) -> None:
         self._closing = False
@@ -204,7 +207,7 @@ class TelegramEmulator(BotApi):
         self._commands.clear()
         self._updates.clear()
         self._allowed_updates = None
-        self._rate_limit = None
+        self.flood = None
         self._poll_generation += 1
         self._active_poll = None
         self._notify()
@@ -220,12 +223,14 @@ class TelegramEmulator(BotApi):
         if user_id in self.chats:
             self._set_blocked(self.chats[user_id], blocked=False)
 
-    def set_rate_limit(self, max_per_window: int, window_s: float, retry_after: int) -> None:
-        """Answer 429 once a chat had max_per_window sends and edits within window_s seconds."""
-        self._rate_limit = RateLimit(max_per_window, window_s, retry_after)
+    def enforce_limits(self, **limits: Any) -> FloodLimits:
+        """From now on hold sends and edits to Telegram's limits (`FloodLimits`' defaults, or
+        `limits` by field name); the limits keep what was sent and how many were refused."""
+        self.flood = FloodLimits(clock=loop_time, **limits)
+        return self.flood
 
-    def clear_rate_limit(self) -> None:
-        self._rate_limit = None
+    def lift_limits(self) -> None:
+        self.flood = None
 
     def fail_next(
         self,
@@ -322,6 +327,7 @@ class TelegramEmulator(BotApi):
             if name is None:
                 raise ApiError(404, "Not Found")
             self._take_fault(name, params)
+            self._count(name, params)
             call.result = await self._methods[name](params)
         except ApiError as error:
             return self._failed(call, error)
@@ -373,6 +379,14 @@ class TelegramEmulator(BotApi):
         if self.token is not None and token != self.token:
             raise ApiError(401, "Unauthorized")
         self._seen_token = token
+
+    def _count(self, method: str, params: ApiObject) -> None:
+        # A call without a usable chat fails on its own, uncounted.
+        chat_id = params.get("chat_id")
+        if self.flood is None or not counts_against_limits(method):
+            return
+        if isinstance(chat_id, int | str) and chat_id != "":
+            self.flood.check(chat_id)
 
     def _take_fault(self, method: str, params: ApiObject) -> None:
         faults = self._faults.get(method.lower())

@@ -8,7 +8,6 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from tests.emulators.telegram_entities import find_entities
@@ -57,19 +56,12 @@ MAX_LONG_POLL_S = 50
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 
 
-@dataclass
-class RateLimit:
-    max_per_window: int
-    window_s: float
-    retry_after: int
-
-
 def _int_arg(params: ApiObject, name: str, default: int) -> int:
     value = params.get(name)
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def _loop_time() -> float:
+def loop_time() -> float:
     # Ages and rate windows on the running loop's clock, so they follow a virtual loop too.
     return asyncio.get_running_loop().time()
 
@@ -102,7 +94,6 @@ class BotApi:
         self._commands: dict[tuple[str, str], list[ApiObject]] = {}
         self._updates: list[ApiObject] = []
         self._allowed_updates: frozenset[str] | None = None
-        self._rate_limit: RateLimit | None = None
         self._seen_token: str | None = None
         self._closing = False
         self._poll_generation = 0
@@ -205,7 +196,7 @@ class BotApi:
     def user_taps(self, chat: Chat, message: ChatMessage, data: str) -> CallbackQuery:
         query_id = str(4_000_000 + self._next_query_id)
         self._next_query_id += 1
-        query = CallbackQuery(query_id, chat.id, message.message_id, data, _loop_time())
+        query = CallbackQuery(query_id, chat.id, message.message_id, data, loop_time())
         self.callback_queries[query_id] = query
         payload = {
             "id": query_id,
@@ -254,18 +245,6 @@ class BotApi:
     def _check_reachable(chat: Chat) -> None:
         if chat.blocked:
             raise ApiError(403, BLOCKED)
-
-    def _count_hit(self, chat: Chat) -> None:
-        limit = self._rate_limit
-        if limit is None:
-            return
-        now = _loop_time()
-        while chat.hits and chat.hits[0] <= now - limit.window_s:
-            chat.hits.popleft()
-        if len(chat.hits) >= limit.max_per_window:
-            description = f"Too Many Requests: retry after {limit.retry_after}"
-            raise ApiError(429, description, retry_after=limit.retry_after)
-        chat.hits.append(now)
 
     def _message_to_edit(self, params: ApiObject) -> tuple[Chat, ChatMessage]:
         if params.get("inline_message_id"):
@@ -378,7 +357,6 @@ class BotApi:
                 raise ApiError(400, "Bad Request: message to be replied not found")
             reply_to = None
         self._check_reachable(chat)
-        self._count_hit(chat)
         message = ChatMessage(chat.next_message_id(), True, text, self._date(), entities)
         message.html, message.reply_markup, message.reply_to_message_id = html, inline, reply_to
         if reply_keyboard is not None:
@@ -395,7 +373,6 @@ class BotApi:
         self._check_reachable(chat)
         if (text, entities, inline) == (message.text, message.entities, message.reply_markup):
             raise ApiError(400, NOT_MODIFIED)
-        self._count_hit(chat)
         message.text, message.entities, message.html = text, entities, html
         # An edit without reply_markup drops the keyboard, as on Telegram.
         message.reply_markup = inline
@@ -407,7 +384,6 @@ class BotApi:
         self._check_reachable(chat)
         if inline == message.reply_markup:
             raise ApiError(400, NOT_MODIFIED)
-        self._count_hit(chat)
         message.reply_markup = inline
         return self._edited(chat, message)
 
@@ -427,7 +403,7 @@ class BotApi:
         if (
             query is None
             or query.answer is not None
-            or (max_age is not None and _loop_time() - query.created_at > max_age)
+            or (max_age is not None and loop_time() - query.created_at > max_age)
         ):
             raise ApiError(400, QUERY_TOO_OLD)
         text, url = params.get("text"), params.get("url")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,8 +131,6 @@ class Chat:
     reply_keyboard: ApiObject | None = None
     blocked: bool = False
     version: int = 0
-    # Times of recent sends and edits, for the optional per-chat rate limit.
-    hits: deque[float] = field(default_factory=deque)
 
     @property
     def id(self) -> int:
