@@ -1,0 +1,326 @@
+"""The one way out to Telegram: sends and edits wait their turn, by priority, within limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+log = logging.getLogger(__name__)
+
+
+class Priority(IntEnum):
+    """Who goes first when sends queue up; lower first."""
+
+    MENU = 0  # the person's own screens: they are looking at them
+    CODE = 1
+    NOTICE = 2  # expired, refunded, ended by SMS-man
+    CARD = 3  # a card redrawn because its order changed
+
+
+_priority: ContextVar[Priority] = ContextVar("telegram_priority", default=Priority.MENU)
+# The chat whose turn the caller already holds (see `Pacer.turn`), used by its next send.
+_held: ContextVar[Hashable | None] = ContextVar("telegram_turn_held", default=None)
+
+# Calls that put a message in a chat or change one; answers to queries and chat actions do not.
+_PACED_PREFIXES = ("send", "edit", "copy", "forward", "stop")
+_NOT_PACED = frozenset({"sendChatAction"})
+
+
+@contextlib.contextmanager
+def priority(level: Priority) -> Iterator[None]:
+    """Sends made inside (in this task and the tasks it starts) queue at `level`."""
+    token = _priority.set(level)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
+def paced_chat(method: TelegramMethod[TelegramType]) -> Hashable | None:
+    """The chat a send or edit counts against, or None for a call that is not paced."""
+    name = method.__api_method__
+    if not name.startswith(_PACED_PREFIXES) or name in _NOT_PACED:
+        return None
+    chat_id = getattr(method, "chat_id", None)
+    # An inline message has no chat: it counts against the overall limit only.
+    return chat_id if isinstance(chat_id, int | str) else object()
+
+
+# Telegram counts a call when it arrives, not when it left: the windows are this much longer.
+MARGIN = 1.05
+# Added to every wait, so a wait that rounding makes a hair too short is never repeated
+# (a wait of 1e-17 s added to a clock at 3.0 would leave it at 3.0, and spin forever).
+_EPSILON = 1e-6
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's limits (Bots FAQ) with a margin, since Telegram counts when a call arrives."""
+
+    # Telegram lets a chat burst 3; keeping one spare absorbs the network's jitter.
+    chat_burst: int = 2
+    chat_rate: float = 1.0
+    global_limit: int = 30
+    global_window: float = MARGIN
+    group_limit: int = 20
+    group_window: float = 60.0 * MARGIN
+
+    @classmethod
+    def per_second(cls, overall: float, chat: float) -> Limits:
+        """At most `overall` sends a second over all chats and `chat` in one chat."""
+        limit = max(1, int(overall))
+        return cls(chat_rate=chat, global_limit=limit, global_window=limit / overall * MARGIN)
+
+
+@dataclass
+class _Chat:
+    tokens: float
+    at: float
+    group: deque[float] | None
+    # (priority, sequence, future): the chat's own queue; only its head is in line.
+    queue: list[tuple[int, int, asyncio.Future[None]]] = field(default_factory=list)
+    blocked: bool = False
+
+
+class Pacer(BaseRequestMiddleware):
+    """A session middleware that keeps sends and edits under Telegram's limits by itself.
+
+    Each chat has its own queue; the heads of the chats that may send now stand in one line
+    ordered by priority, then by arrival. A 429 that still comes pauses every paced call for
+    its retry_after (Telegram does not say which limit it was), and the call is made again:
+    Telegram did not execute it. Calls that are not paced (answers to queries, getUpdates)
+    never wait here.
+    """
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        time: Callable[[], float] | None = None,
+        attempts: int = 5,
+        max_wait: float = 60.0,
+    ) -> None:
+        self._limits = limits or Limits()
+        self._time = time
+        self._attempts = attempts
+        self._max_wait = max_wait
+        self._chats: dict[Hashable, _Chat] = {}
+        self._ready: list[tuple[int, int, Hashable]] = []
+        self._blocked: list[tuple[float, int, Hashable]] = []
+        self._recent: deque[float] = deque()
+        self._paused_until = 0.0
+        self._sequence = itertools.count()
+        self._waiting = 0
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self.retries_429 = 0
+
+    @property
+    def waiting(self) -> int:
+        """Calls queued for their turn now."""
+        return self._waiting
+
+    def _now(self) -> float:
+        return self._time() if self._time else asyncio.get_running_loop().time()
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        chat = paced_chat(method)
+        sequence = next(self._sequence)
+        for attempt in range(1, self._attempts + 1):
+            if chat is not None:
+                if attempt == 1 and _held.get() == chat:
+                    _held.set(None)
+                else:
+                    await self._turn(chat, _priority.get(), sequence)
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                self.retries_429 += 1
+                self._paused_until = max(self._paused_until, self._now() + exc.retry_after)
+                if attempt == self._attempts or exc.retry_after > self._max_wait:
+                    raise
+                log.warning(
+                    "Telegram %s: 429, sending paused for %ss (%d/%d)",
+                    method.__api_method__,
+                    exc.retry_after,
+                    attempt,
+                    self._attempts,
+                )
+                if chat is None:
+                    await asyncio.sleep(exc.retry_after)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.asynccontextmanager
+    async def turn(self, chat_id: int | str, level: Priority) -> AsyncIterator[None]:
+        """Wait for a turn in `chat_id` first, then prepare the send (it is spent by the next
+        send to that chat inside): what is sent is then as fresh as the moment it goes."""
+        await self._turn(chat_id, level, next(self._sequence))
+        token = _held.set(chat_id)
+        try:
+            yield
+        finally:
+            _held.reset(token)
+
+    # -- the line -------------------------------------------------------------------------------
+
+    async def _turn(self, key: Hashable, level: int, sequence: int) -> None:
+        now = self._now()
+        chat = self._chat(key, now)
+        if not self._waiting and self._hold(now) <= 0 and self._chat_wait(chat, now) <= 0:
+            self._take(chat, now)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(chat.queue, (level, sequence, future))
+        self._waiting += 1
+        if not chat.blocked and chat.queue[0][2] is future:
+            heapq.heappush(self._ready, (level, sequence, key))
+        self._wake.set()
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._dispatch(), name="telegram-pacer")
+        try:
+            await future
+        except asyncio.CancelledError:
+            if not future.done() or future.cancelled():
+                # Left the line before its turn; the dispatcher discards the entry.
+                future.cancel()
+                self._waiting -= 1
+                if not self._waiting and self._runner is not None:
+                    self._runner.cancel()
+                    self._runner = None
+            raise
+
+    def _chat(self, key: Hashable, now: float) -> _Chat:
+        chat = self._chats.get(key)
+        if chat is None:
+            group = deque[float]() if _is_group(key) else None
+            chat = self._chats[key] = _Chat(self._limits.chat_burst, now, group)
+        return chat
+
+    def _hold(self, now: float) -> float:
+        """How long every send must wait: a pause after a 429, or the overall limit."""
+        limits = self._limits
+        overall = _window_wait(self._recent, now, limits.global_limit, limits.global_window)
+        return _padded(max(self._paused_until - now, overall))
+
+    def _chat_wait(self, chat: _Chat, now: float) -> float:
+        limits = self._limits
+        chat.tokens = min(limits.chat_burst, chat.tokens + (now - chat.at) * limits.chat_rate)
+        chat.at = now
+        wait = 0.0 if chat.tokens >= 1 else (1 - chat.tokens) / limits.chat_rate
+        if chat.group is not None:
+            wait = max(wait, _window_wait(chat.group, now, limits.group_limit, limits.group_window))
+        return _padded(wait)
+
+    def _take(self, chat: _Chat, now: float) -> None:
+        chat.tokens -= 1
+        self._recent.append(now)
+        if chat.group is not None:
+            chat.group.append(now)
+
+    async def _dispatch(self) -> None:
+        try:
+            while self._waiting:
+                now = self._now()
+                self._unblock(now)
+                hold = self._hold(now)
+                if hold > 0:
+                    await asyncio.sleep(hold)
+                elif not self._grant(now):
+                    self._wake.clear()
+                    wait = self._blocked[0][0] - now if self._blocked else None
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await self._wake.wait()
+                else:
+                    # One grant per step, so the granted caller runs before the next one.
+                    await asyncio.sleep(0)
+        finally:
+            if self._runner is asyncio.current_task():
+                self._runner = None
+            self._forget_idle_chats()
+
+    def _grant(self, now: float) -> bool:
+        """Give the turn to the first in line whose chat may send now; false if none may."""
+        while self._ready:
+            level, sequence, key = heapq.heappop(self._ready)
+            chat = self._chats.get(key)
+            if chat is None or chat.blocked or not chat.queue:
+                continue
+            if chat.queue[0][:2] != (level, sequence):
+                continue  # overtaken in its chat since: the new head is in line
+            future = chat.queue[0][2]
+            if future.done():
+                heapq.heappop(chat.queue)
+                self._line_up(key, chat)
+                continue
+            wait = self._chat_wait(chat, now)
+            if wait > 0:
+                chat.blocked = True
+                heapq.heappush(self._blocked, (now + wait, sequence, key))
+                continue
+            heapq.heappop(chat.queue)
+            self._waiting -= 1
+            self._take(chat, now)
+            future.set_result(None)
+            self._line_up(key, chat)
+            return True
+        return False
+
+    def _line_up(self, key: Hashable, chat: _Chat) -> None:
+        if chat.queue and not chat.blocked:
+            level, sequence, _future = chat.queue[0]
+            heapq.heappush(self._ready, (level, sequence, key))
+
+    def _unblock(self, now: float) -> None:
+        while self._blocked and self._blocked[0][0] <= now:
+            _at, _sequence, key = heapq.heappop(self._blocked)
+            chat = self._chats.get(key)
+            if chat is not None:
+                chat.blocked = False
+                self._line_up(key, chat)
+
+    def _forget_idle_chats(self) -> None:
+        """Chats with nobody waiting whose bucket is full again start over as new ones would."""
+        now = self._now()
+        for key in [key for key, chat in self._chats.items() if not chat.queue]:
+            chat = self._chats[key]
+            refilled = chat.tokens + (now - chat.at) * self._limits.chat_rate
+            if refilled >= self._limits.chat_burst and not chat.group:
+                del self._chats[key]
+
+
+def _padded(wait: float) -> float:
+    return wait + _EPSILON if wait > 0 else 0.0
+
+
+def _window_wait(times: deque[float], now: float, limit: int, window: float) -> float:
+    while times and times[0] <= now - window:
+        times.popleft()
+    return 0.0 if len(times) < limit else times[0] + window - now
+
+
+def _is_group(key: Hashable) -> bool:
+    # Groups and channels have negative ids (or an @username); private chats positive ones.
+    return (isinstance(key, int) and key < 0) or isinstance(key, str)

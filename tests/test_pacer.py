@@ -1,0 +1,254 @@
+"""The pacer against the emulator's copy of Telegram's limits, in virtual time: no 429, in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+from aiogram import Bot
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.pacer import Pacer, Priority, priority
+from tests.emulators.telegram_flood import FloodLimits
+from tests.emulators.telegram_models import ApiError
+from tests.sim.loop import VirtualTimeLoop, virtual_loop
+
+NO_BOT = cast(Bot, None)
+
+
+@dataclass
+class Sent:
+    at: float
+    chat: int | str | None
+    text: str
+
+
+@dataclass
+class Telegram:
+    """Takes calls the way the real server does: over a limit, 429 and not executed."""
+
+    limits: FloodLimits
+    sent: list[Sent] = field(default_factory=list)
+    # Texts in the order the pacer let them go (concurrent requests may arrive in any order).
+    let_go: list[str] = field(default_factory=list)
+    # Extra 429s to answer, whatever the limits say: (retry_after, ...) in order.
+    refuse: list[int] = field(default_factory=list)
+
+    async def __call__(self, _bot: Bot, method: TelegramMethod[Any]) -> Any:
+        self.let_go.append(getattr(method, "text", ""))
+        await asyncio.sleep(0.002)  # the network
+        chat = getattr(method, "chat_id", None)
+        try:
+            if self.refuse:
+                retry_after = self.refuse.pop(0)
+                raise ApiError(
+                    429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+                )
+            if isinstance(chat, int | str):
+                self.limits.check(chat)
+        except ApiError as error:
+            raise TelegramRetryAfter(method, error.description, error.retry_after or 1) from None
+        self.sent.append(Sent(asyncio.get_running_loop().time(), chat, getattr(method, "text", "")))
+        return True
+
+
+@pytest.fixture
+def loop() -> Iterator[VirtualTimeLoop]:
+    with virtual_loop() as loop:
+        yield loop
+
+
+def telegram_on(loop: VirtualTimeLoop) -> Telegram:
+    return Telegram(FloodLimits(clock=loop.time))
+
+
+async def send(pacer: Pacer, telegram: Telegram, chat: int, text: str, level: Priority) -> None:
+    with priority(level):
+        await pacer(telegram, NO_BOT, SendMessage(chat_id=chat, text=text))
+
+
+def test_a_burst_over_all_chats_goes_out_at_telegrams_rate_without_a_429(
+    loop: VirtualTimeLoop,
+) -> None:
+    telegram, pacer = telegram_on(loop), Pacer()
+
+    async def burst() -> None:
+        sends = [send(pacer, telegram, chat, f"code {chat}", Priority.CODE) for chat in range(300)]
+        await asyncio.gather(*sends)
+
+    loop.run(burst())
+
+    assert telegram.limits.refused == 0
+    assert sorted(s.text for s in telegram.sent) == sorted(f"code {c}" for c in range(300))
+    took = telegram.sent[-1].at - telegram.sent[0].at
+    assert 9.0 < took < 11.0, "300 sends at 30 per 1.05 s take about 10 s"
+    assert pacer.waiting == 0
+
+
+def test_one_chat_gets_its_messages_in_order_at_one_a_second(loop: VirtualTimeLoop) -> None:
+    telegram, pacer = telegram_on(loop), Pacer()
+
+    async def codes() -> None:
+        await asyncio.gather(*(send(pacer, telegram, 7, f"{n}", Priority.CODE) for n in range(8)))
+
+    loop.run(codes())
+
+    assert [s.text for s in telegram.sent] == [f"{n}" for n in range(8)]
+    assert telegram.limits.refused == 0
+    gaps = [b.at - a.at for a, b in zip(telegram.sent[1:], telegram.sent[2:], strict=False)]
+    assert min(gaps) >= 0.99
+
+
+def test_a_queue_goes_out_by_priority_then_by_arrival(loop: VirtualTimeLoop) -> None:
+    telegram, pacer = telegram_on(loop), Pacer()
+    order = [
+        (Priority.CARD, "card 1"),
+        (Priority.NOTICE, "notice"),
+        (Priority.CODE, "code 1"),
+        (Priority.CARD, "card 2"),
+        (Priority.MENU, "menu"),
+        (Priority.CODE, "code 2"),
+    ]
+
+    async def queued() -> None:
+        # Two sends empty the chat's bucket: what comes next queues, and waits its turn.
+        await send(pacer, telegram, 7, "first", Priority.MENU)
+        await send(pacer, telegram, 7, "second", Priority.MENU)
+        tasks = []
+        for level, text in order:
+            tasks.append(asyncio.create_task(send(pacer, telegram, 7, text, level)))
+            await asyncio.sleep(0)
+        await asyncio.gather(*tasks)
+
+    loop.run(queued())
+
+    texts = [s.text for s in telegram.sent]
+    assert texts == ["first", "second", "menu", "code 1", "code 2", "notice", "card 1", "card 2"]
+
+
+def test_a_429_pauses_all_sending_and_the_call_is_made_again(loop: VirtualTimeLoop) -> None:
+    telegram, pacer = telegram_on(loop), Pacer()
+    telegram.refuse = [3]
+
+    async def sends() -> None:
+        refused = asyncio.create_task(send(pacer, telegram, 1, "to 1", Priority.CODE))
+        await asyncio.sleep(0.01)  # the 429 has come back
+        later = [send(pacer, telegram, chat, f"to {chat}", Priority.CODE) for chat in range(2, 6)]
+        await asyncio.gather(refused, *later)
+
+    loop.run(sends())
+
+    assert sorted(s.text for s in telegram.sent) == [f"to {c}" for c in range(1, 6)]
+    assert min(s.at for s in telegram.sent) >= 3.0, "nothing goes out during the pause"
+    assert telegram.sent[0].text == "to 1", "the refused call keeps its place in the line"
+    assert pacer.retries_429 == 1
+
+
+def test_answers_never_wait_in_the_line(loop: VirtualTimeLoop) -> None:
+    telegram, pacer = telegram_on(loop), Pacer()
+
+    async def answer_during_a_queue() -> float:
+        queued = [
+            asyncio.create_task(send(pacer, telegram, chat, "x", Priority.CARD))
+            for chat in range(90)
+        ]
+        await asyncio.sleep(0.01)
+        started = asyncio.get_running_loop().time()
+        await pacer(telegram, NO_BOT, AnswerCallbackQuery(callback_query_id="1"))
+        took = asyncio.get_running_loop().time() - started
+        await asyncio.gather(*queued)
+        return took
+
+    assert loop.run(answer_during_a_queue()) < 0.01
+
+
+def test_a_caller_that_gives_up_leaves_the_line(loop: VirtualTimeLoop) -> None:
+    telegram, pacer = telegram_on(loop), Pacer()
+
+    async def give_up() -> None:
+        await send(pacer, telegram, 7, "1", Priority.MENU)
+        await send(pacer, telegram, 7, "2", Priority.MENU)
+        waiting = asyncio.create_task(send(pacer, telegram, 7, "gone", Priority.CARD))
+        behind = asyncio.create_task(send(pacer, telegram, 7, "3", Priority.CARD))
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        await behind
+        assert pacer.waiting == 0
+
+    loop.run(give_up())
+
+    assert [s.text for s in telegram.sent] == ["1", "2", "3"]
+
+
+def test_a_held_turn_is_spent_by_the_next_send(loop: VirtualTimeLoop) -> None:
+    telegram, pacer = telegram_on(loop), Pacer()
+
+    async def held() -> list[str]:
+        async with pacer.turn(7, Priority.CARD):
+            # Whatever is drawn here is drawn after the wait, and sent at once.
+            drawn = f"drawn at {asyncio.get_running_loop().time():.0f}"
+            await pacer(telegram, NO_BOT, EditMessageText(chat_id=7, message_id=1, text=drawn))
+        await send(pacer, telegram, 7, "next", Priority.MENU)
+        return [s.text for s in telegram.sent]
+
+    assert loop.run(held()) == ["drawn at 0", "next"]
+    assert telegram.limits.refused == 0
+
+
+def test_a_group_gets_twenty_a_minute(loop: VirtualTimeLoop) -> None:
+    telegram, pacer = telegram_on(loop), Pacer()
+
+    async def group() -> None:
+        await asyncio.gather(
+            *(send(pacer, telegram, -100500, f"{n}", Priority.NOTICE) for n in range(25))
+        )
+
+    loop.run(group())
+
+    assert telegram.limits.refused == 0
+    assert [s.text for s in telegram.sent] == [f"{n}" for n in range(25)]
+    assert telegram.sent[20].at >= 60.0
+
+
+@st.composite
+def traffic(draw: st.DrawFn) -> list[tuple[float, int, Priority]]:
+    """Sends arriving over a few seconds: a few busy chats and many quiet ones, any priority."""
+    chats = st.one_of(st.integers(1, 3), st.integers(4, 200))
+    send_ = st.tuples(st.floats(0, 5, allow_nan=False), chats, st.sampled_from(Priority))
+    return draw(st.lists(send_, min_size=1, max_size=150))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traffic())
+def test_any_traffic_is_sent_whole_in_order_and_never_refused(
+    sends: list[tuple[float, int, Priority]],
+) -> None:
+    with virtual_loop() as loop:
+        telegram, pacer = telegram_on(loop), Pacer()
+        arrived: list[int] = []
+
+        async def one(at: float, chat: int, level: Priority, n: int) -> None:
+            await asyncio.sleep(at)
+            arrived.append(n)  # sends due at one moment reach the pacer in some order
+            await send(pacer, telegram, chat, f"{n}", level)
+
+        async def everything() -> None:
+            await asyncio.gather(*(one(*s, n) for n, s in enumerate(sends)))
+
+        loop.run(everything())
+
+        assert telegram.limits.refused == 0
+        assert sorted(int(s.text) for s in telegram.sent) == list(range(len(sends)))
+        # In one chat and at one priority, what arrived first is sent first.
+        went = [int(text) for text in telegram.let_go]
+        for chat in {c for _, c, _ in sends}:
+            for level in Priority:
+                mine = {n for n, (_, c, p) in enumerate(sends) if (c, p) == (chat, level)}
+                assert [n for n in went if n in mine] == [n for n in arrived if n in mine]
+        assert pacer.waiting == 0
