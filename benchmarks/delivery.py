@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from benchmarks.common import (
     FIRST_USER_ID,
+    UNPACED,
     Child,
     Result,
     bot_env,
@@ -77,6 +78,7 @@ async def run_case(case: Case) -> Result:
             [user.id for user in users],
             POLL_INTERVAL_SECONDS=str(INTERVAL),
             SMSMAN_MAX_RPS=str(RATE),
+            **UNPACED,
         )
         async with spawn("bot", ["-m", "bot"], env=env, cwd=tmp) as bot:
             polling_at = await wait_for_polling(telegram, bot)

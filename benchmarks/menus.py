@@ -16,6 +16,7 @@ from benchmarks.catalog import large_catalog, shared_starts
 from benchmarks.common import (
     FIRST_USER_ID,
     SMSMAN_TOKEN,
+    UNPACED,
     Result,
     emulators,
     percentile,
@@ -156,6 +157,7 @@ def bot_settings(
         "allowed_user_ids": [user_id],
         "smsman_max_rps": 200,
     }
+    values |= {name.lower(): value for name, value in UNPACED.items()}
     return Settings(_env_file=None, **values)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from benchmarks.common import (
     FIRST_USER_ID,
     START_TIMEOUT,
+    UNPACED,
     Result,
     bot_env,
     emulators,
@@ -48,6 +49,7 @@ async def run(smoke: bool) -> list[Result]:
             [user.id for user in users],
             POLL_INTERVAL_SECONDS="1",
             SMSMAN_MAX_RPS="200",
+            **UNPACED,
         )
         progress("resume_and_memory: starting the bot")
         async with spawn(

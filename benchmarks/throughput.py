@@ -13,6 +13,7 @@ from typing import Any
 from benchmarks.common import (
     FIRST_USER_ID,
     START_TIMEOUT,
+    UNPACED,
     Child,
     Result,
     bot_env,
@@ -82,7 +83,7 @@ async def run(smoke: bool) -> list[Result]:
         TelegramEmulator(DEFAULT_TOKEN) as floor_telegram,
     ):
         ids = [FIRST_USER_ID + n for n in range(size.users)]
-        env = bot_env(telegram, smsman, tmp / "bot.sqlite3", ids)
+        env = bot_env(telegram, smsman, tmp / "bot.sqlite3", ids, **UNPACED)
         floor_env = env | {"TELEGRAM_API_URL": floor_telegram.base_url}
         progress("update_throughput: starting the bot and the floor side by side")
         async with (

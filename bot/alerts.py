@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.clock import Clock
 from bot.money import format_money
+from bot.pacer import Priority, priority
 from bot.storage import Database
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class AdminAlerts:
             with self._i18n.use_locale(locale):
                 text = self._text(problem, balance)
             try:
-                await self._bot.send_message(admin_id, text)
+                with priority(Priority.NOTICE):
+                    await self._bot.send_message(admin_id, text)
             except TelegramAPIError as exc:
                 log.warning("could not alert admin %s: %s", admin_id, exc)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 from aiogram import html
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.text_decorations import html_decoration
 
 from bot.countries import country_name, flag, format_phone
 from bot.lifecycle import LIVE_STATUSES, OrderStatus
@@ -22,8 +24,22 @@ def countdown_hours(seconds: float) -> str:
 
 
 def countdown(seconds: float) -> str:
-    """Whole minutes, rounded up: the card is redrawn about once a minute, not every second."""
+    """Whole minutes, rounded up."""
     return _("{minutes} min").format(minutes=max(0, math.ceil(seconds / 60)))
+
+
+def held_until(deadline: float, now: float) -> dict[str, str]:
+    """The deadline as Telegram date entities, which the person's app shows in their own time
+    zone and, for `left`, as a live "in 12 minutes": the card needs no redraw to count down.
+    An app too old for them shows the text inside: the time in UTC, and the minutes left when
+    the card was drawn."""
+    moment = int(deadline)
+    clock = datetime.fromtimestamp(moment, UTC).strftime("%H:%M UTC")
+    left = _("in {time}").format(time=countdown(deadline - now))
+    return {
+        "until": html_decoration.date_time(clock, moment, "t"),
+        "left": html_decoration.date_time(left, moment, "r"),
+    }
 
 
 def status_name(status: OrderStatus) -> str:
@@ -51,15 +67,15 @@ def _status(order: Order, now: float) -> str:
     if order.status in LIVE_STATUSES and now >= (order.deadline or now):
         # The reject or close at the deadline has not been confirmed yet: it is retried.
         return _("⏳ Time is up: releasing the number at SMS-man…")
+    held = held_until(order.deadline or now, now)
     if order.status is OrderStatus.ACTIVE:
-        left = countdown((order.deadline or now) - now)
-        return _("⏳ Waiting for the SMS… {time} left").format(time=left)
+        return _("⏳ Waiting for the SMS until {until} ({left}).").format(**held)
     if order.status is OrderStatus.CODE_RECEIVED:
-        left = countdown((order.deadline or now) - now)
-        return _("✅ Code received. You can ask for another SMS for {time}.").format(time=left)
+        return _("✅ Code received. You can ask for another SMS until {until} ({left}).").format(
+            **held
+        )
     if order.status is OrderStatus.WAITING_AGAIN:
-        left = countdown((order.deadline or now) - now)
-        return _("📩 Waiting for another SMS… {time} left").format(time=left)
+        return _("📩 Waiting for another SMS until {until} ({left}).").format(**held)
     if order.status is OrderStatus.CANCELLED and order.failure == "used":
         return _("🚫 Reported as used or banned: the number was released and the money returned.")
     if order.status is OrderStatus.CANCELLED:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     poll_interval_seconds: PositiveSeconds = 3.0
     order_timeout_seconds: PositiveSeconds = 900.0
     smsman_max_rps: PositiveSeconds = 5.0
+    # Telegram's own limits on sends and edits, which the bot keeps under by itself.
+    telegram_max_sends_per_s: PositiveSeconds = 30.0
+    telegram_chat_sends_per_s: PositiveSeconds = 1.0
     currency: str = Field(default="RUB", pattern=r"^(RUB|USD|EUR)$")
     default_locale: str = Field(default="en", pattern=r"^(en|ru|zh)$")
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")

@@ -31,13 +31,14 @@ from bot.i18n import LOCALES_DIR, UserLanguageMiddleware, create_i18n
 from bot.inflight import InFlight
 from bot.notifier import Notifier
 from bot.orders import OrderService
+from bot.outbox import Outbox
+from bot.pacer import Limits, Pacer
 from bot.poller import Poller
 from bot.provider_float import ProviderFloat
 from bot.response_types import KeepResponseTypes
 from bot.smsman.client import SmsManClient
 from bot.smsman.ratelimit import RateLimiter
 from bot.storage import Database
-from bot.telegram_retry import RetryAfterMiddleware
 from handlers import get_routers
 
 log = logging.getLogger(__name__)
@@ -46,15 +47,16 @@ SMSMAN_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 DRAIN_TIMEOUT = 20.0
 
 
-def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    """The Bot over `session` (a simulation's), or over aiohttp to the configured server."""
+def create_bot(settings: Settings, pacer: Pacer, session: BaseSession | None = None) -> Bot:
+    """The Bot over `session` (a simulation's), or over aiohttp to the configured server; every
+    send and edit goes through `pacer`."""
     if session is None:
         base = settings.telegram_base_url
         session = (
             AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
         )
     session.middleware(KeepResponseTypes())
-    session.middleware(RetryAfterMiddleware())
+    session.middleware(pacer)
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
@@ -83,18 +85,23 @@ def create_dispatcher(
     return dp
 
 
-async def _on_startup(bot: Bot, i18n: I18n, orders: OrderService, poller: Poller) -> None:
+async def _on_startup(
+    bot: Bot, i18n: I18n, orders: OrderService, poller: Poller, outbox: Outbox
+) -> None:
     me = await bot.get_me()
     log.info("bot @%s (id %s) started", me.username, me.id)
     await set_commands(bot, i18n)
+    outbox.start()
     await orders.resolve_interrupted()
     await poller.start()
 
 
-async def _on_shutdown(poller: Poller, in_flight: InFlight) -> None:
-    # Taps under way finish first (they may still edit a message), then the polls.
+async def _on_shutdown(poller: Poller, in_flight: InFlight, outbox: Outbox) -> None:
+    # Taps under way finish first (they may still edit a message), then the polls, then what
+    # they left to send.
     await in_flight.drain(DRAIN_TIMEOUT)
     await poller.stop()
+    await outbox.stop()
 
 
 @dataclass
@@ -132,11 +139,21 @@ class Application:
             settings.smsman_token,
             RateLimiter(settings.smsman_max_rps),
         )
-        bot = create_bot(settings, bot_session)
+        pacer = Pacer(
+            Limits.per_second(settings.telegram_max_sends_per_s, settings.telegram_chat_sends_per_s)
+        )
+        bot = create_bot(settings, pacer, bot_session)
         catalog = Catalog(smsman, clock, settings.currency)
         alerts = AdminAlerts(bot, db, i18n, settings.admin_ids, settings.currency, clock)
         access = Access(db, settings, clock)
         provider_float = ProviderFloat(smsman, alerts, settings.low_balance_alert, clock)
+        outbox = Outbox(
+            Notifier(bot, db, i18n, clock),
+            db,
+            pacer,
+            clock,
+            interval=settings.poll_interval_seconds,
+        )
         orders = OrderService(
             db=db,
             smsman=smsman,
@@ -145,7 +162,7 @@ class Application:
             alerts=alerts,
             access=access,
             provider_float=provider_float,
-            notifier=Notifier(bot, db, i18n, clock),
+            outbox=outbox,
             clock=clock,
         )
         poller = Poller(
@@ -160,6 +177,7 @@ class Application:
             alerts=alerts,
             orders=orders,
             poller=poller,
+            outbox=outbox,
             access=access,
             provider_float=provider_float,
         )

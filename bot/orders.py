@@ -31,7 +31,7 @@ from bot.lifecycle import (
     rule,
 )
 from bot.limits import Refusal
-from bot.notifier import Delivery, Notifier
+from bot.outbox import Outbox
 from bot.provider_answers import BeforeCall, ProviderAnswers, Reply
 from bot.provider_float import ProviderFloat
 from bot.smsman.client import SmsManClient
@@ -40,8 +40,6 @@ from bot.storage import Database, Order, Quote
 
 log = logging.getLogger(__name__)
 
-# How often an open order's card is redrawn for its countdown: well inside Telegram's limits.
-CARD_REFRESH = 60.0
 # Why an order ended, where the event says it rather than the provider's answer.
 EVENT_FAILURES = {
     (Event.USED, OrderStatus.CANCELLED): "used",
@@ -104,26 +102,23 @@ class OrderService:
         alerts: AdminAlerts,
         access: Access,
         provider_float: ProviderFloat,
-        notifier: Notifier,
+        outbox: Outbox,
         clock: Clock,
-        card_refresh: float = CARD_REFRESH,
     ) -> None:
         self._db = db
         self._settings = settings
         self._access = access
         self._float = provider_float
         self._purchase_lock = asyncio.Lock()
-        self._notifier = notifier
+        self._outbox = outbox
         self._clock = clock
-        self._card_refresh = card_refresh
         self._provider = ProviderAnswers(smsman, catalog, alerts, self._requote)
-        self._card_drawn: dict[int, float] = {}
+        # Orders whose card already says their time is up (the release is being retried).
+        self._shown_pending: set[int] = set()
         self._watchers: list[OrderWatcher] = []
         # One step at a time per order: a tap and the poller never act on an order at once.
         self._order_locks: dict[int, asyncio.Lock] = {}
         self._lock_users: Counter[int] = Counter()
-        # Codes being pushed now: the poller, a tap and redelivery may reach the same one.
-        self._pushing: set[int] = set()
 
     def watch(self, watcher: OrderWatcher) -> None:
         """Be told of every order that starts needing polls (bought, or waiting again)."""
@@ -322,7 +317,7 @@ class OrderService:
         """One look at an order: fetch its SMS, keep its deadline, redraw its card now and then."""
         order = await self._db.get_order(order_id)
         if order is None or order.request_id is None or order.status not in LIVE_STATUSES:
-            self._card_drawn.pop(order_id, None)
+            self._shown_pending.discard(order_id)
             return Next(Poll.DONE)
         now = self._clock()
         deadline = order.deadline if order.deadline is not None else now
@@ -330,14 +325,13 @@ class OrderService:
             result = await self._act(order, Event.DEADLINE)
         elif order.status is OrderStatus.CODE_RECEIVED:
             # Nothing new can arrive before the person asks for another SMS: no provider call,
-            # only the card's countdown and the deadline to keep.
-            await self._refresh_card(order, now)
-            return Next(Poll.IDLE, min(self._card_refresh, deadline - now))
+            # only the deadline to keep.
+            return Next(Poll.IDLE, deadline - now)
         else:
             result = await self._act(order, Event.POLL)
         current = result.order
         if current is None or current.status not in LIVE_STATUSES:
-            self._card_drawn.pop(order_id, None)
+            self._shown_pending.discard(order_id)
             return Next(Poll.DONE)
         now = self._clock()
         left = max(0.0, deadline - now)
@@ -345,48 +339,8 @@ class OrderService:
             # Past the deadline an order still open waits for its release: try again later.
             return Next(Poll.BACK_OFF, left)
         if current.status is OrderStatus.CODE_RECEIVED:
-            return Next(Poll.IDLE, min(self._card_refresh, left))
-        await self._refresh_card(current, now)
+            return Next(Poll.IDLE, left)
         return Next(Poll.AGAIN, left)
-
-    async def _refresh_card(self, order: Order, now: float) -> None:
-        if now - self._card_drawn.get(order.id, 0.0) >= self._card_refresh:
-            await self._draw(order, now)
-
-    async def deliver_pending(self, order_id: int | None = None) -> bool:
-        """Push every stored but undelivered code (of one order, if given); true when none is
-        left. A code counts as delivered once Telegram said OK; one refused for good is given
-        up with a note on its order."""
-        settled = True
-        for code in await self._db.undelivered_codes(order_id):
-            if code.id in self._pushing:
-                continue  # Another delivery has it under way.
-            self._pushing.add(code.id)
-            try:
-                settled &= await self._push(code.id)
-            finally:
-                self._pushing.discard(code.id)
-        return settled
-
-    async def _push(self, code_id: int) -> bool:
-        # Read again once claimed: a delivery that listed it earlier may have pushed it since.
-        code = await self._db.undelivered_code(code_id)
-        order = await self._db.get_order(code.order_id) if code is not None else None
-        if code is None or order is None:
-            return True
-        delivery, reason = await self._notifier.push_code(order, code)
-        if delivery is Delivery.RETRY:
-            return False
-        if delivery is Delivery.SENT:
-            await self._db.mark_code_delivered(code.id, self._clock())
-        else:
-            log.warning("order %s: code given up: %s", order.id, reason)
-            await self._db.give_up_code(code, self._clock(), reason or "refused")
-        return True
-
-    async def _draw(self, order: Order, now: float) -> None:
-        self._card_drawn[order.id] = now
-        await self._notifier.update_card(order)
 
     # -- the engine ---------------------------------------------------------------------------
 
@@ -409,12 +363,12 @@ class OrderService:
             current = await self._db.get_order(order.id)
             assert current is not None
             result = await self._run(current, event, before_call, quote)
-        # After the order's turn, so Telegram making a push wait holds no step up; the code
-        # first, then the card that shows it.
-        if result.stored:
-            await self.deliver_pending(order.id)
-        if result.redraw and result.order is not None:
-            await self._draw(result.order, self._clock())
+        # Sent in the background: Telegram making a send wait holds up no step and no poll.
+        if result.order is not None:
+            if result.stored:
+                self._outbox.codes(result.order)
+            if result.redraw:
+                self._outbox.card(result.order)
         return result
 
     async def _run(
@@ -511,7 +465,6 @@ class OrderService:
         """What a step sets going besides its status (polls, notices, the float); true when
         the card is to be redrawn."""
         if reply.answer is Answer.SOLD:
-            self._card_drawn[order.id] = self._clock()
             self._opened(order)
             await self._float.after_purchase()
         elif reply.answer is Answer.NO_MONEY:
@@ -521,9 +474,11 @@ class OrderService:
         if origin in PERSON_EVENTS:
             return False  # The person's own screen shows the outcome.
         if then.tell in NOTICES:
-            await self._notifier.tell(order, then.tell)
-        pending_shown = self._card_drawn.get(order.id, 0.0) >= (order.deadline or 0.0)
-        return changed or (then.tell is Tell.PENDING and not pending_shown)
+            self._outbox.notice(order, then.tell)
+        if then.tell is Tell.PENDING and order.id not in self._shown_pending:
+            self._shown_pending.add(order.id)
+            return True
+        return changed
 
     @asynccontextmanager
     async def _serialized(self, order_id: int) -> AsyncIterator[None]:

@@ -48,10 +48,9 @@ class Poller:
         self._due_at: dict[int, float] = {}
         self._failures: dict[int, int] = {}
         self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
         self._slots = asyncio.Semaphore(self._concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._task: asyncio.Task[None] | None = None
 
     def _now(self) -> float:
         return self._time() if self._time else asyncio.get_running_loop().time()
@@ -86,28 +85,17 @@ class Poller:
         for order in pending:
             self.schedule(order.id, self._random.uniform(0, self._interval))
         log.info("poller started with %d open orders", len(pending))
-        self._tasks = [
-            asyncio.create_task(self._run(), name="poller"),
-            asyncio.create_task(self._redeliver(), name="redeliver"),
-        ]
+        self._task = asyncio.create_task(self._run(), name="poller")
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._tasks:
-            # The scheduler only plans, so it stops at once; redelivery ends at its next pause,
-            # so a code Telegram has taken is also recorded as delivered (a push cancelled
-            # between the two would be pushed again by the next start).
-            self._tasks[0].cancel()
-            # asyncio.wait, not awaiting each task under suppress(CancelledError): that would
-            # also swallow a cancellation of stop() itself.
-            _done, late = await asyncio.wait(self._tasks, timeout=STOP_GRACE)
-            for task in late:
-                task.cancel()
-            if late:
-                await asyncio.wait(late)
-            for task in self._tasks:
-                if not task.cancelled() and (error := task.exception()) is not None:
-                    log.error("poller task %s had failed", task.get_name(), exc_info=error)
+        if self._task is not None:
+            # The scheduler only plans, so it stops at once. asyncio.wait, not awaiting the
+            # task under suppress(CancelledError): that would also swallow a cancellation of
+            # stop() itself.
+            self._task.cancel()
+            await asyncio.wait({self._task})
+            if not self._task.cancelled() and (error := self._task.exception()) is not None:
+                log.error("the poller had failed", exc_info=error)
         if self._in_flight:
             # Let polls already talking to the provider finish, so no code read is dropped.
             _done, late = await asyncio.wait(self._in_flight, timeout=STOP_GRACE)
@@ -166,18 +154,3 @@ class Poller:
             delay = self._spread(self._interval)
         # The last look is due at the deadline itself, not up to an interval after it.
         self.schedule(order_id, min(delay, outcome.after) if outcome.after > 0 else delay)
-
-    async def _redeliver(self) -> None:
-        """Codes stored but not yet pushed (Telegram down, a crash) are retried until sent."""
-        every = max(1.0, self._interval)
-        pause = every
-        while not self._stopping.is_set():
-            try:
-                settled = await self._orders.deliver_pending()
-            except Exception:
-                log.exception("redelivery failed")
-                settled = False
-            pause = every if settled else min(MAX_BACKOFF, pause * 2)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(pause):
-                    await self._stopping.wait()

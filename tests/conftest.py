@@ -13,6 +13,7 @@ import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from benchmarks.common import UNPACED
 from bot.config import Settings
 from bot.factory import Application
 from bot.i18n import DOMAIN, LOCALES_DIR
@@ -102,6 +103,8 @@ def make_settings(
         "allowed_user_ids": [ALLOWED_ID],
         "poll_interval_seconds": 0.05,
         "smsman_max_rps": 200,
+        # The emulator enforces no send limits unless a test switches them on: nor does the bot.
+        **{name.lower(): value for name, value in UNPACED.items()},
         **overrides,
     }
     return Settings(_env_file=None, **values)

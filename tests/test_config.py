@@ -91,7 +91,8 @@ def test_bad_id_lists_are_rejected(raw: str) -> None:
 def test_durations_take_fractions_and_refuse_non_positive() -> None:
     s = settings(POLL_INTERVAL_SECONDS="0.05", ORDER_TIMEOUT_SECONDS="2.5", SMSMAN_MAX_RPS="200")
     assert (s.poll_interval_seconds, s.order_timeout_seconds, s.smsman_max_rps) == (0.05, 2.5, 200)
-    for name in ("POLL_INTERVAL_SECONDS", "ORDER_TIMEOUT_SECONDS", "SMSMAN_MAX_RPS"):
+    rates = ("SMSMAN_MAX_RPS", "TELEGRAM_MAX_SENDS_PER_S", "TELEGRAM_CHAT_SENDS_PER_S")
+    for name in ("POLL_INTERVAL_SECONDS", "ORDER_TIMEOUT_SECONDS", *rates):
         with pytest.raises(ValidationError):
             settings(**{name: "0"})
 
@@ -179,6 +180,8 @@ def test_setting_names_are_the_documented_ones() -> None:
         "POLL_INTERVAL_SECONDS",
         "ORDER_TIMEOUT_SECONDS",
         "SMSMAN_MAX_RPS",
+        "TELEGRAM_MAX_SENDS_PER_S",
+        "TELEGRAM_CHAT_SENDS_PER_S",
         "CURRENCY",
         "DEFAULT_LOCALE",
         "LOG_LEVEL",

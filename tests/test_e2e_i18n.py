@@ -40,7 +40,7 @@ async def test_russian_purchase(
     assert "Доступно 40 номеров" in price.text
     await (await user.tap("Купить за")).answered()
     card = await user.wait_for_text("Ждём SMS")
-    assert "осталось 15 мин" in card.text
+    assert "Ждём SMS до 08:15 UTC (через 15 мин)." in card.text
     assert "❌ Отменить" in labels(card)
     smsman.deliver_sms(smsman.requests[0].request_id, "123456")
     push = await user.wait_for_text("Код Telegram: 123456")
@@ -64,7 +64,7 @@ async def test_chinese_purchase(
     assert "可用号码 40 个" in price.text
     await (await user.tap("购买")).answered()
     card = await user.wait_for_text("等待短信中")
-    assert "剩余 15 分钟" in card.text
+    assert "等待短信中，截止 08:15 UTC（15 分钟后）。" in card.text
 
 
 async def test_traditional_chinese_and_unknown_languages(

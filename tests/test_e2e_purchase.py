@@ -12,7 +12,7 @@ from bot.factory import Application
 from bot.lifecycle import OrderStatus
 from bot.smsman.emulator import SmsManEmulator
 from bot.storage import Database
-from tests.conftest import ADMIN_ID, ALLOWED_ID, RunBot, make_settings
+from tests.conftest import ADMIN_ID, ALLOWED_ID, FakeClock, RunBot, make_settings
 from tests.emulators.telegram import TelegramEmulator
 from tests.flows import labels, open_usa, price_screen, wait_for_button
 
@@ -28,7 +28,7 @@ def stock(smsman: SmsManEmulator) -> None:
 
 
 async def test_happy_path_to_a_bought_number(
-    telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application
+    telegram: TelegramEmulator, smsman: SmsManEmulator, clock: FakeClock, bot_app: Application
 ) -> None:
     user = telegram.user(ALLOWED_ID, first_name="Ann", language_code="en")
     await open_usa(user)
@@ -48,7 +48,12 @@ async def test_happy_path_to_a_bought_number(
     assert f"<code>+1 {request.number[1:4]}" in (card.html or "")
     assert "Telegram" in card.text
     assert "Price: 12.50 ₽" in card.text
-    assert "15 min left" in card.text
+    # The deadline as date entities: the person's app shows it in their time zone and counts
+    # down by itself; an older app shows the UTC time and the minutes left at the purchase.
+    deadline = int(clock() + bot_app.settings.order_timeout_seconds)
+    assert "Waiting for the SMS until 08:15 UTC (in 15 min)." in card.text
+    dates = [(e["unix_time"], e["date_time_format"]) for e in card.entities if "unix_time" in e]
+    assert dates == [(deadline, "t"), (deadline, "r")]
     assert any("Cancel" in b.text for row in card.buttons for b in row)
     calls = [c for c in smsman.calls if c.endpoint == "get-number"]
     assert len(calls) == 1

@@ -51,9 +51,6 @@ class RestoredOrders:
     async def pollable(self) -> list[Order]:
         return self.orders
 
-    async def deliver_pending(self, only: Order | None = None) -> bool:
-        return True
-
 
 async def test_watched_counts_restored_and_opened_orders_once() -> None:
     service = RestoredOrders([active_order(1), active_order(2), active_order(3)])
@@ -86,27 +83,3 @@ async def test_stop_ends_the_loop_even_as_it_is_woken(turns: int) -> None:
         await asyncio.sleep(0)
     async with asyncio.timeout(5):
         await poller.stop()
-
-
-class SlowPush(RestoredOrders):
-    """Redelivery whose push Telegram has taken when stop() comes, the record still to write."""
-
-    def __init__(self) -> None:
-        super().__init__([])
-        self.pushing = asyncio.Event()
-        self.recorded = False
-
-    async def deliver_pending(self, only: Order | None = None) -> bool:
-        self.pushing.set()
-        await asyncio.sleep(0.05)
-        self.recorded = True
-        return True
-
-
-async def test_stop_lets_a_push_under_way_be_recorded() -> None:
-    service = SlowPush()
-    poller = Poller(cast(OrderService, service), interval=60.0, rate=5)
-    await poller.start()
-    await service.pushing.wait()
-    await poller.stop()
-    assert service.recorded, "a code Telegram took would be pushed again after the restart"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.common import UNPACED
 from bot.smsman.emulator import SmsManEmulator
 from bot.stats import collect
 from bot.storage import Database, Order
@@ -57,6 +58,8 @@ async def start_bot(
         POLL_INTERVAL_SECONDS="0.1",
         SMSMAN_MAX_RPS="50",
         LOG_LEVEL="INFO",
+        # The emulator enforces no send limits here: nor does the bot.
+        **UNPACED,
     )
     processes: list[asyncio.subprocess.Process] = []
     log = (tmp_path / "bot.log").open("ab")

@@ -10,10 +10,11 @@ from aiogram.types import User
 
 from bot.config import Settings
 from bot.factory import create_bot
+from bot.pacer import Pacer
 
 
 async def test_response_classes_survive_garbage_collection(settings: Settings) -> None:
-    bot = create_bot(settings)
+    bot = create_bot(settings, Pacer())
     try:
         await bot.get_me()
         gc.collect()

@@ -280,6 +280,34 @@ async def test_plain_text_keeps_given_entities_and_gains_found_ones(
     assert user.messages[0].html is None
 
 
+async def test_a_time_tag_becomes_a_date_time_entity(bot: Bot, user: SimUser) -> None:
+    message = await bot.send_message(
+        user.id,
+        'Until <tg-time unix="1800000900" format="t">14:15 UTC</tg-time> '
+        '(<tg-time unix="1800000900" format="r">in 15 min</tg-time>), '
+        '<tg-time unix="1800000900">then</tg-time>',
+    )
+
+    assert message.text == "Until 14:15 UTC (in 15 min), then"
+    assert [e.model_dump(exclude_none=True) for e in message.entities or []] == [
+        {
+            "type": "date_time",
+            "offset": 6,
+            "length": 9,
+            "unix_time": 1800000900,
+            "date_time_format": "t",
+        },
+        {
+            "type": "date_time",
+            "offset": 17,
+            "length": 9,
+            "unix_time": 1800000900,
+            "date_time_format": "r",
+        },
+        {"type": "date_time", "offset": 29, "length": 4, "unix_time": 1800000900},
+    ]
+
+
 @pytest.mark.parametrize(
     ("html", "detail"),
     [
@@ -292,6 +320,9 @@ async def test_plain_text_keeps_given_entities_and_gains_found_ones(
         ("x <b", "Unclosed start tag at byte offset 2"),
         ('<span class="x">s</span>', 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
         ('<a href=x/">y</a>', "Unexpected end of name token at byte offset 8"),
+        ('<tg-time format="t">x</tg-time>', 'Tag "tg-time" must have a valid attribute "unix"'),
+        ('<tg-time unix="soon">x</tg-time>', 'Tag "tg-time" must have a valid attribute "unix"'),
+        ('<tg-time unix="1" format="rt">x</tg-time>', 'Invalid date and time format "rt"'),
     ],
 )
 async def test_malformed_html_is_refused_like_telegram(

@@ -13,7 +13,7 @@ from tests.emulators.telegram_html import Entity, sort_key
 SPLITTABLE = frozenset({"bold", "italic", "underline", "strikethrough", "spoiler"})
 BLOCKQUOTES = frozenset({"blockquote", "expandable_blockquote"})
 # Entities whose point is hidden data, so Telegram keeps them over whitespace only.
-HIDDEN_DATA = frozenset({"text_link", "text_mention", "custom_emoji"})
+HIDDEN_DATA = frozenset({"text_link", "text_mention", "custom_emoji", "date_time"})
 _BLANK = " \n"
 # Characters TDLib deletes outright: \r, U+2028..U+202E (separators, bidi overrides), and
 # three combining marks that draw vertical lines.
