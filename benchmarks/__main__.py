@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from benchmarks import delivery, menus, resume, throughput
+from benchmarks import budget, delivery, menus, resume, throughput
 from benchmarks.common import Result, progress
 
 Benchmark = Callable[[bool], Coroutine[Any, Any, list[Result]]]
@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "delivery_latency": delivery.run,
     "resume_and_memory": resume.run,
     "menu_latency": menus.run,
+    "telegram_budget": budget.run,
 }
 
 

@@ -23,6 +23,29 @@ FIELDS: dict[str, dict[str, type]] = {
     },
     "resume_and_memory": {"orders": int, "resume_s": float, "peak_rss_mb": float},
     "menu_latency": {"p50_ms": float, "p95_ms": float},
+    "telegram_budget": {},
+}
+# Benchmarks printing one line per `case`, each case with fields of its own.
+CASES: dict[str, dict[str, dict[str, type]]] = {
+    "telegram_budget": {
+        "steady": {
+            "open_orders": int,
+            "duration_s": float,
+            "max_sends_per_s": int,
+            "retries_429": int,
+            "tap_p95_ms": float,
+        },
+        "burst": {
+            "open_orders": int,
+            "codes": int,
+            "max_sends_per_s": int,
+            "retries_429": int,
+            "last_code_s": float,
+            "bound_s": float,
+            "last_code_over_bound": float,
+            "tap_p95_ms": float,
+        },
+    },
 }
 
 
@@ -43,10 +66,13 @@ def test_benchmark_prints_its_json_line(name: str, capsys: pytest.CaptureFixture
         if not line.startswith("{"):
             with pytest.raises(json.JSONDecodeError):
                 json.loads(line)
+    if name in CASES:
+        assert [found.get("case") for found in objects] == list(CASES[name])
     for found in objects:
         assert found.pop("name") == name
-        assert set(found) == set(FIELDS[name])
-        for field, kind in FIELDS[name].items():
+        fields = CASES[name][found.pop("case")] if name in CASES else FIELDS[name]
+        assert set(found) == set(fields)
+        for field, kind in fields.items():
             value = found[field]
             assert type(value) is kind, f"{field} is {value!r}"
             assert isinstance(value, int | float)
