@@ -7,6 +7,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from contextvars import ContextVar
@@ -63,30 +64,36 @@ def paced_chat(method: TelegramMethod[TelegramType]) -> Hashable | None:
     return chat_id if isinstance(chat_id, int | str) else object()
 
 
-# Telegram counts a call when it arrives, not when it left: the windows are this much longer.
-MARGIN = 1.05
 # Added to every wait, so a wait that rounding makes a hair too short is never repeated
 # (a wait of 1e-17 s added to a clock at 3.0 would leave it at 3.0, and spin forever).
 _EPSILON = 1e-6
+# Every so many answers, chats with nothing queued and a full bucket are forgotten.
+SWEEP_EVERY = 4096
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Telegram's limits (Bots FAQ) with a margin, since Telegram counts when a call arrives."""
+    """Telegram's limits (Bots FAQ).
 
-    # Telegram lets a chat burst 3; keeping one spare absorbs the network's jitter.
+    Telegram counts a call when it arrives, which is after the pacer let it go and before its
+    answer came back. So a send counts against a window from the moment it is let go until a
+    window after its answer: two sends the server sees inside one window are then impossible,
+    however the network delays them. A chat's bucket is one smaller than Telegram's instead.
+    """
+
+    # Telegram lets a chat burst 3; the spare one absorbs the network's jitter.
     chat_burst: int = 2
     chat_rate: float = 1.0
     global_limit: int = 30
-    global_window: float = MARGIN
+    global_window: float = 1.0
     group_limit: int = 20
-    group_window: float = 60.0 * MARGIN
+    group_window: float = 60.0
 
     @classmethod
     def per_second(cls, overall: float, chat: float) -> Limits:
         """At most `overall` sends a second over all chats and `chat` in one chat."""
         limit = max(1, int(overall))
-        return cls(chat_rate=chat, global_limit=limit, global_window=limit / overall * MARGIN)
+        return cls(chat_rate=chat, global_limit=limit, global_window=limit / overall)
 
 
 @dataclass
@@ -94,6 +101,8 @@ class _Chat:
     tokens: float
     at: float
     group: deque[float] | None
+    # Sends let go whose answer has not come back yet.
+    in_flight: int = 0
     # (priority, sequence, future): the chat's own queue; only its head is in line.
     queue: list[tuple[int, int, asyncio.Future[None]]] = field(default_factory=list)
     blocked: bool = False
@@ -124,7 +133,10 @@ class Pacer(BaseRequestMiddleware):
         self._chats: dict[Hashable, _Chat] = {}
         self._ready: list[tuple[int, int, Hashable]] = []
         self._blocked: list[tuple[float, int, Hashable]] = []
+        # When the answers to the latest sends came back, and how many are still awaited.
         self._recent: deque[float] = deque()
+        self._in_flight = 0
+        self._answers = 0
         self._paused_until = 0.0
         self._sequence = itertools.count()
         self._waiting = 0
@@ -170,6 +182,9 @@ class Pacer(BaseRequestMiddleware):
                 )
                 if chat is None:
                     await asyncio.sleep(exc.retry_after)
+            finally:
+                if chat is not None:
+                    self._answered(chat)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextlib.asynccontextmanager
@@ -181,6 +196,8 @@ class Pacer(BaseRequestMiddleware):
         try:
             yield
         finally:
+            if _held.get() == chat_id:
+                self._answered(chat_id)  # nothing was sent with it
             _held.reset(token)
 
     # -- the line -------------------------------------------------------------------------------
@@ -219,9 +236,11 @@ class Pacer(BaseRequestMiddleware):
         return chat
 
     def _hold(self, now: float) -> float:
-        """How long every send must wait: a pause after a 429, or the overall limit."""
+        """How long every send must wait: a pause after a 429, or the overall limit (inf:
+        until an answer comes back)."""
         limits = self._limits
-        overall = _window_wait(self._recent, now, limits.global_limit, limits.global_window)
+        free = limits.global_limit - self._in_flight
+        overall = _window_wait(self._recent, now, free, limits.global_window)
         return _padded(max(self._paused_until - now, overall))
 
     def _chat_wait(self, chat: _Chat, now: float) -> float:
@@ -230,14 +249,28 @@ class Pacer(BaseRequestMiddleware):
         chat.at = now
         wait = 0.0 if chat.tokens >= 1 else (1 - chat.tokens) / limits.chat_rate
         if chat.group is not None:
-            wait = max(wait, _window_wait(chat.group, now, limits.group_limit, limits.group_window))
+            free = limits.group_limit - chat.in_flight
+            wait = max(wait, _window_wait(chat.group, now, free, limits.group_window))
         return _padded(wait)
 
     def _take(self, chat: _Chat, now: float) -> None:
         chat.tokens -= 1
+        chat.in_flight += 1
+        self._in_flight += 1
+
+    def _answered(self, key: Hashable) -> None:
+        """A send let go has its answer (or failed): from now it counts for one window."""
+        now = self._now()
+        self._in_flight -= 1
         self._recent.append(now)
+        chat = self._chats[key]
+        chat.in_flight -= 1
         if chat.group is not None:
             chat.group.append(now)
+        self._wake.set()
+        self._answers += 1
+        if not self._answers % SWEEP_EVERY:
+            self._forget_idle_chats()
 
     async def _dispatch(self) -> None:
         try:
@@ -245,17 +278,17 @@ class Pacer(BaseRequestMiddleware):
                 now = self._now()
                 self._unblock(now)
                 hold = self._hold(now)
-                if hold > 0:
-                    await asyncio.sleep(hold)
-                elif not self._grant(now):
-                    self._wake.clear()
-                    wait = self._blocked[0][0] - now if self._blocked else None
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(wait):
-                            await self._wake.wait()
-                else:
+                if hold <= 0 and self._grant(now):
                     # One grant per step, so the granted caller runs before the next one.
                     await asyncio.sleep(0)
+                    continue
+                if hold <= 0:
+                    hold = self._blocked[0][0] - now if self._blocked else math.inf
+                # Woken early by a new caller or an answer; nothing is missed by waking.
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(None if math.isinf(hold) else hold):
+                        await self._wake.wait()
         finally:
             if self._runner is asyncio.current_task():
                 self._runner = None
@@ -307,7 +340,7 @@ class Pacer(BaseRequestMiddleware):
         for key in [key for key, chat in self._chats.items() if not chat.queue]:
             chat = self._chats[key]
             refilled = chat.tokens + (now - chat.at) * self._limits.chat_rate
-            if refilled >= self._limits.chat_burst and not chat.group:
+            if refilled >= self._limits.chat_burst and not chat.group and not chat.in_flight:
                 del self._chats[key]
 
 
@@ -316,9 +349,14 @@ def _padded(wait: float) -> float:
 
 
 def _window_wait(times: deque[float], now: float, limit: int, window: float) -> float:
+    """Until fewer than `limit` of `times` are within `window` (inf: never, by time alone)."""
     while times and times[0] <= now - window:
         times.popleft()
-    return 0.0 if len(times) < limit else times[0] + window - now
+    if len(times) < limit:
+        return 0.0
+    if limit <= 0:
+        return math.inf
+    return times[len(times) - limit] + window - now
 
 
 def _is_group(key: Hashable) -> bool:
