@@ -40,12 +40,16 @@ class FloodLimits:
     global_window: float = 1.0
     group_limit: int = 20
     group_window: float = 60.0
-    # Every send and edit let through, and how many were refused with a 429.
+    # When each send and edit was let through, and when each was refused with a 429.
     sent: list[float] = field(default_factory=list)
-    refused: int = 0
+    refusals: list[float] = field(default_factory=list)
     _recent: deque[float] = field(default_factory=deque)
     _buckets: dict[int | str, _Bucket] = field(default_factory=dict)
     _groups: dict[int | str, deque[float]] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> int:
+        return len(self.refusals)
 
     def check(self, chat_id: int | str) -> None:
         """Count one send to `chat_id`, or raise the 429 Telegram would answer instead."""
@@ -56,7 +60,7 @@ class FloodLimits:
             waits.append(_window_wait(group, now, self.group_limit, self.group_window))
         wait = max(waits)
         if wait > 0:
-            self.refused += 1
+            self.refusals.append(now)
             retry_after = max(1, math.ceil(wait))
             raise ApiError(
                 429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after

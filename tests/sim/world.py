@@ -55,6 +55,8 @@ class World:
         self.loop.set_task_factory(self._new_task)
         self.smsman = SmsManEmulator(token=SMSMAN_TOKEN, clock=self.loop.time)
         self.telegram = TelegramEmulator(DEFAULT_TOKEN, wall_clock=self.now)
+        # As strict as Telegram: a send over its limits is refused (and counted).
+        self.telegram.enforce_limits()
         values: dict[str, Any] = {
             "bot_token": DEFAULT_TOKEN,
             "smsman_token": SMSMAN_TOKEN,
