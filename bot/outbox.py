@@ -53,6 +53,8 @@ class Outbox:
 
     def codes(self, order: Order) -> None:
         """Push the order's undelivered codes, after those already queued for its chat."""
+        if self._stopping.is_set():
+            return  # stored: the next start sends it
         line = self._lines.setdefault(order.chat_id, deque())
         # The head may be half way through its codes already: a new one needs another pass.
         if order.id not in itertools.islice(line, 1, None):
@@ -61,11 +63,12 @@ class Outbox:
             self._pushers[order.chat_id] = self._spawn(self._push_line(order.chat_id))
 
     def notice(self, order: Order, tell: Tell) -> None:
-        self._spawn(self._notice(order, tell))
+        if not self._stopping.is_set():
+            self._spawn(self._notice(order, tell))
 
     def card(self, order: Order) -> None:
         """Redraw the order's card once its chat's queued codes are out."""
-        if order.card_message_id is None:
+        if order.card_message_id is None or self._stopping.is_set():
             return
         wanted = order.id in self._cards
         self._cards[order.id] = True
@@ -91,11 +94,13 @@ class Outbox:
         if self._redelivery is not None:
             running.add(self._redelivery)
         if running:
-            _done, late = await asyncio.wait(running, timeout=STOP_GRACE)
-            for left in late:
-                left.cancel()
-            if late:
-                await asyncio.wait(late)
+            await asyncio.wait(running, timeout=STOP_GRACE)
+        # Whatever is left, and what redelivery started meanwhile, ends here: a code not yet
+        # recorded as delivered is sent again by the next start.
+        while left := {t for t in (*self._tasks, self._redelivery) if t and not t.done()}:
+            for late in left:
+                late.cancel()
+            await asyncio.wait(left)
         task = self._redelivery
         if task is not None and not task.cancelled() and (error := task.exception()) is not None:
             log.error("redelivery had failed", exc_info=error)
@@ -127,10 +132,15 @@ class Outbox:
             with priority(Priority.CODE):
                 while line:
                     try:
-                        await self._deliver(line[0])
+                        delivered = await self._deliver(line[0])
                     except Exception:
-                        # Stays undelivered in sqlite: redelivery tries it again.
                         log.exception("order %s: pushing its codes failed", line[0])
+                        delivered = False
+                    if not delivered:
+                        # Left undelivered in sqlite, the rest of the line too, so no later
+                        # code overtakes it: redelivery sends them again, oldest first.
+                        line.clear()
+                        break
                     line.popleft()
         finally:
             del self._lines[chat_id]
@@ -154,20 +164,26 @@ class Outbox:
         left = {code.id for code in await self._db.undelivered_codes()}
         return not left & {code.id for code in codes}
 
-    async def _deliver(self, order_id: int) -> None:
+    async def _deliver(self, order_id: int) -> bool:
+        """Push the order's undelivered codes in order; false at the first Telegram did not
+        take for now (the later ones wait for it)."""
         for code in await self._db.undelivered_codes(order_id):
-            await self._push(code)
+            if not await self._push(code):
+                return False
+        return True
 
-    async def _push(self, code: Code) -> None:
+    async def _push(self, code: Code) -> bool:
+        """Push one code; false when Telegram should be asked again later."""
         order = await self._db.get_order(code.order_id)
         if order is None:
-            return
+            return True
         delivery, reason = await self._notifier.push_code(order, code)
         if delivery is Delivery.SENT:
             await self._db.mark_code_delivered(code.id, self._clock())
         elif delivery is Delivery.REFUSED:
             log.warning("order %s: code given up: %s", order.id, reason)
             await self._db.give_up_code(code, self._clock(), reason or "refused")
+        return delivery is not Delivery.RETRY
 
     async def _notice(self, order: Order, tell: Tell) -> None:
         with priority(Priority.NOTICE):

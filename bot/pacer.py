@@ -133,6 +133,8 @@ class Pacer(BaseRequestMiddleware):
         self._chats: dict[Hashable, _Chat] = {}
         self._ready: list[tuple[int, int, Hashable]] = []
         self._blocked: list[tuple[float, int, Hashable]] = []
+        # Groups whose limit is all taken by sends still in flight: no time frees them.
+        self._stalled: set[Hashable] = set()
         # When the answers to the latest sends came back, and how many are still awaited.
         self._recent: deque[float] = deque()
         self._in_flight = 0
@@ -197,7 +199,7 @@ class Pacer(BaseRequestMiddleware):
             yield
         finally:
             if _held.get() == chat_id:
-                self._answered(chat_id)  # nothing was sent with it
+                self._release(chat_id)  # nothing was sent with it
             _held.reset(token)
 
     # -- the line -------------------------------------------------------------------------------
@@ -219,13 +221,16 @@ class Pacer(BaseRequestMiddleware):
         try:
             await future
         except asyncio.CancelledError:
-            if not future.done() or future.cancelled():
-                # Left the line before its turn; the dispatcher discards the entry.
-                future.cancel()
-                self._waiting -= 1
-                if not self._waiting and self._runner is not None:
-                    self._runner.cancel()
-                    self._runner = None
+            if future.done() and not future.cancelled():
+                # Given the turn, then cancelled before it could send: nothing went out.
+                self._release(key)
+                raise
+            # Left the line before its turn; the dispatcher discards the entry.
+            future.cancel()
+            self._waiting -= 1
+            if not self._waiting and self._runner is not None:
+                self._runner.cancel()
+                self._runner = None
             raise
 
     def _chat(self, key: Hashable, now: float) -> _Chat:
@@ -258,6 +263,14 @@ class Pacer(BaseRequestMiddleware):
         chat.in_flight += 1
         self._in_flight += 1
 
+    def _release(self, key: Hashable) -> None:
+        """A turn given but not used: the send never left, so it counts for nothing."""
+        chat = self._chats[key]
+        chat.tokens = min(self._limits.chat_burst, chat.tokens + 1)
+        chat.in_flight -= 1
+        self._in_flight -= 1
+        self._after_answer(key, chat)
+
     def _answered(self, key: Hashable) -> None:
         """A send let go has its answer (or failed): from now it counts for one window."""
         now = self._now()
@@ -267,6 +280,14 @@ class Pacer(BaseRequestMiddleware):
         chat.in_flight -= 1
         if chat.group is not None:
             chat.group.append(now)
+        self._after_answer(key, chat)
+
+    def _after_answer(self, key: Hashable, chat: _Chat) -> None:
+        if key in self._stalled:
+            # A group held by its sends in flight alone may send again once one is answered.
+            self._stalled.discard(key)
+            chat.blocked = False
+            self._line_up(key, chat)
         self._wake.set()
         self._answers += 1
         if not self._answers % SWEEP_EVERY:
@@ -311,7 +332,10 @@ class Pacer(BaseRequestMiddleware):
             wait = self._chat_wait(chat, now)
             if wait > 0:
                 chat.blocked = True
-                heapq.heappush(self._blocked, (now + wait, sequence, key))
+                if math.isinf(wait):
+                    self._stalled.add(key)  # until one of its sends is answered
+                else:
+                    heapq.heappush(self._blocked, (now + wait, sequence, key))
                 continue
             heapq.heappop(chat.queue)
             self._waiting -= 1
@@ -337,10 +361,13 @@ class Pacer(BaseRequestMiddleware):
     def _forget_idle_chats(self) -> None:
         """Chats with nobody waiting whose bucket is full again start over as new ones would."""
         now = self._now()
+        limits = self._limits
         for key in [key for key, chat in self._chats.items() if not chat.queue]:
             chat = self._chats[key]
-            refilled = chat.tokens + (now - chat.at) * self._limits.chat_rate
-            if refilled >= self._limits.chat_burst and not chat.group and not chat.in_flight:
+            refilled = chat.tokens + (now - chat.at) * limits.chat_rate
+            if chat.group is not None:
+                _window_wait(chat.group, now, limits.group_limit, limits.group_window)
+            if refilled >= limits.chat_burst and not chat.group and not chat.in_flight:
                 del self._chats[key]
 
 

@@ -6,14 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
+from aiogram import Bot
+from aiogram.methods import SendMessage
 
 from bot.lifecycle import OrderStatus, Tell
 from bot.notifier import Delivery, Notifier
 from bot.outbox import Outbox
-from bot.pacer import Limits, Pacer, Priority
+from bot.pacer import Limits, Pacer
 from bot.storage import Code, Database, Order
 
 NOW = 1_800_000_000.0
@@ -87,6 +89,10 @@ async def code_came(db: Database, order: Order, code: str) -> Order:
     return current
 
 
+async def sent(_bot: Bot, _method: SendMessage) -> bool:
+    return True
+
+
 def outbox_for(db: Database, limits: Limits | None = None) -> tuple[Outbox, Telegram]:
     pacer = Pacer(limits)
     telegram = Telegram(pacer)
@@ -115,8 +121,8 @@ async def test_redraws_asked_for_while_one_waits_are_folded_into_it(db: Database
     # One send in a chat, then one every 50 ms: the first redraw waits for its turn.
     outbox, telegram = outbox_for(db, Limits(chat_burst=1, chat_rate=20.0))
     order = await open_order(db)
-    async with telegram.pacer.turn(7, Priority.MENU):
-        pass  # the chat's one send: its bucket is empty now
+    # The chat's one send: its bucket is empty now.
+    await telegram.pacer(cast(Any, sent), cast(Bot, None), SendMessage(chat_id=7, text="menu"))
 
     for _ in range(5):
         outbox.card(order)
@@ -165,3 +171,42 @@ async def test_notices_go_out_on_their_own(db: Database) -> None:
     await outbox.settle()
 
     assert telegram.sent == [("notice", Tell.EXPIRED)]
+
+
+async def test_a_code_telegram_did_not_take_is_not_overtaken_in_its_chat(db: Database) -> None:
+    outbox, telegram = outbox_for(db)
+    first = await code_came(db, await open_order(db), "111")
+    second = await code_came(db, await open_order(db), "222")
+    telegram.answers = [Delivery.RETRY]  # a 5xx on the first push
+    outbox.start()
+    try:
+        outbox.codes(first)
+        outbox.codes(second)
+        async with asyncio.timeout(5):
+            while await db.undelivered_codes():  # noqa: ASYNC110 - sqlite has no event
+                await asyncio.sleep(0.01)
+    finally:
+        await outbox.stop()
+
+    assert telegram.sent == [("code", "111"), ("code", "222")]
+
+
+async def test_stop_leaves_nothing_running(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redelivery may be starting pushes as the stop comes; when stop() returns, nothing of
+    the outbox runs on (the database is closed next), and the code waits for the next start."""
+    monkeypatch.setattr("bot.outbox.STOP_GRACE", 0.2)
+    outbox, telegram = outbox_for(db)
+    telegram.push_time = 5.0  # Telegram holds every send
+    order = await code_came(db, await open_order(db), "666")
+    outbox.start()
+    outbox.codes(order)
+    await asyncio.sleep(0.05)
+
+    await outbox.stop()
+    outbox.codes(order)
+    outbox.card(order)
+    outbox.notice(order, Tell.EXPIRED)
+
+    assert not outbox._tasks, "no task may outlive stop()"
+    assert [c.code for c in await db.undelivered_codes()] == ["666"]
+    assert telegram.sent == []

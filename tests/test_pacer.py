@@ -15,7 +15,7 @@ from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, T
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.pacer import Pacer, Priority, priority
+from bot.pacer import Limits, Pacer, Priority, priority
 from tests.emulators.telegram_flood import FloodLimits
 from tests.emulators.telegram_models import ApiError
 from tests.sim.loop import VirtualTimeLoop, virtual_loop
@@ -266,3 +266,59 @@ def test_any_traffic_is_sent_whole_in_order_and_never_refused(
                 mine = {n for n, (_, c, p) in enumerate(sends) if (c, p) == (chat, level)}
                 assert [n for n in went if n in mine] == [n for n in arrived if n in mine]
         assert pacer.waiting == 0
+
+
+def test_a_turn_given_to_a_caller_cancelled_at_once_is_given_back(loop: VirtualTimeLoop) -> None:
+    """Cancelled in the very tick it got its turn (a timeout, a stop): nothing was sent, so
+    nothing may stay counted, or thirty such would stop every send for good."""
+    telegram, pacer = telegram_on(loop), Pacer(Limits(global_limit=1))
+
+    async def cancelled_once_granted() -> None:
+        await send(pacer, telegram, 1, "first", Priority.MENU)
+        waiting = asyncio.create_task(send(pacer, telegram, 2, "never", Priority.MENU))
+        await asyncio.sleep(0.1)
+        grant = pacer._grant
+
+        def grant_then_cancel(now: float) -> bool:
+            # The moment is the point: the waiter is cancelled before it can resume.
+            granted = grant(now)
+            if granted:
+                waiting.cancel()
+            return granted
+
+        pacer._grant = grant_then_cancel  # type: ignore[method-assign]
+        await asyncio.gather(waiting, return_exceptions=True)
+        pacer._grant = grant  # type: ignore[method-assign]
+        async with asyncio.timeout(3):
+            await send(pacer, telegram, 3, "next", Priority.MENU)
+
+    loop.run(cancelled_once_granted())
+
+    assert [s.text for s in telegram.sent] == ["first", "next"]
+
+
+def test_a_group_held_by_unanswered_sends_sends_again_once_answered(loop: VirtualTimeLoop) -> None:
+    telegram, pacer = telegram_on(loop), Pacer(Limits(group_limit=3, chat_rate=10.0))
+    answer = asyncio.Event()
+
+    async def hanging(_bot: Bot, method: TelegramMethod[Any]) -> Any:
+        await answer.wait()  # Telegram holds its answers
+        return await telegram(_bot, method)
+
+    async def held() -> None:
+        hung = [
+            asyncio.create_task(
+                pacer(cast(Any, hanging), NO_BOT, SendMessage(chat_id=-100, text=f"{n}"))
+            )
+            for n in range(3)
+        ]
+        await asyncio.sleep(1)
+        after = asyncio.create_task(send(pacer, telegram, -100, "after", Priority.NOTICE))
+        await asyncio.sleep(5)
+        answer.set()
+        async with asyncio.timeout(70):
+            await asyncio.gather(*hung, after)
+
+    loop.run(held())
+
+    assert sorted(s.text for s in telegram.sent) == ["0", "1", "2", "after"]
