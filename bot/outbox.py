@@ -167,16 +167,17 @@ class Outbox:
     async def _deliver(self, order_id: int) -> bool:
         """Push the order's undelivered codes in order; false at the first Telegram did not
         take for now (the later ones wait for it)."""
-        for code in await self._db.undelivered_codes(order_id):
-            if not await self._push(code):
+        codes = await self._db.undelivered_codes(order_id)
+        order = await self._db.get_order(order_id) if codes else None
+        if order is None:
+            return True
+        for code in codes:
+            if not await self._push(order, code):
                 return False
         return True
 
-    async def _push(self, code: Code) -> bool:
+    async def _push(self, order: Order, code: Code) -> bool:
         """Push one code; false when Telegram should be asked again later."""
-        order = await self._db.get_order(code.order_id)
-        if order is None:
-            return True
         delivery, reason = await self._notifier.push_code(order, code)
         if delivery is Delivery.SENT:
             await self._db.mark_code_delivered(code.id, self._clock())

@@ -366,7 +366,7 @@ class Pacer(BaseRequestMiddleware):
             chat = self._chats[key]
             refilled = chat.tokens + (now - chat.at) * limits.chat_rate
             if chat.group is not None:
-                _window_wait(chat.group, now, limits.group_limit, limits.group_window)
+                _forget_older(chat.group, now - limits.group_window)
             if refilled >= limits.chat_burst and not chat.group and not chat.in_flight:
                 del self._chats[key]
 
@@ -375,10 +375,14 @@ def _padded(wait: float) -> float:
     return wait + _EPSILON if wait > 0 else 0.0
 
 
+def _forget_older(times: deque[float], than: float) -> None:
+    while times and times[0] <= than:
+        times.popleft()
+
+
 def _window_wait(times: deque[float], now: float, limit: int, window: float) -> float:
     """Until fewer than `limit` of `times` are within `window` (inf: never, by time alone)."""
-    while times and times[0] <= now - window:
-        times.popleft()
+    _forget_older(times, now - window)
     if len(times) < limit:
         return 0.0
     if limit <= 0:
