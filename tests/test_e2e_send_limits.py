@@ -31,6 +31,12 @@ def cards_done(user: SimUser) -> bool:
     return bool(cards) and all("Code received" in card.text for card in cards)
 
 
+def sms_for_all(smsman: SmsManEmulator, requests: list[int]) -> None:
+    """An SMS for every request at once; each code is its request id in six digits."""
+    for request in requests:
+        smsman.deliver_sms(request, f"{request:06d}")
+
+
 async def seeded(
     tmp_path: Path, telegram: TelegramEmulator, smsman: SmsManEmulator, clock: FakeClock, **kw: int
 ) -> tuple[list[SimUser], list[int]]:
@@ -57,8 +63,7 @@ async def test_a_burst_beyond_the_overall_limit_arrives_whole_without_a_429(
     users, requests = await seeded(tmp_path, telegram, smsman, clock, people=50, orders=50)
     limits = telegram.enforce_limits()
     async with run_bot(make_settings(tmp_path, smsman, telegram, **PACED)):
-        for request in requests:
-            smsman.deliver_sms(request, f"{request:06d}")
+        sms_for_all(smsman, requests)
         # 50 codes and 50 card redraws, at 30 a second: a few seconds.
         await telegram.wait_until(lambda: all(map(cards_done, users)), timeout=15)
 
@@ -79,8 +84,7 @@ async def test_one_chat_gets_codes_that_came_together_all_and_in_order(
     limits = telegram.enforce_limits()
     settings = make_settings(tmp_path, smsman, telegram, max_active_orders=4, **PACED)
     async with run_bot(settings):
-        for request in requests:
-            smsman.deliver_sms(request, f"{request:06d}")
+        sms_for_all(smsman, requests)
         # Four codes and four card redraws in one chat, at one a second after a burst: ~7 s.
         await telegram.wait_until(lambda: cards_done(user), timeout=15)
 
@@ -102,8 +106,7 @@ async def test_a_429_that_still_comes_pauses_every_send_and_loses_nothing(
     telegram.enforce_limits()
     telegram.fail_next("sendMessage", 429, "Too Many Requests: retry after 2", retry_after=2)
     async with run_bot(make_settings(tmp_path, smsman, telegram, **PACED)):
-        for request in requests:
-            smsman.deliver_sms(request, f"{request:06d}")
+        sms_for_all(smsman, requests)
         await telegram.wait_until(lambda: all(map(cards_done, users)), timeout=15)
 
     for user, request in zip(users, requests, strict=True):

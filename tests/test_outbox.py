@@ -89,6 +89,19 @@ async def code_came(db: Database, order: Order, code: str) -> Order:
     return current
 
 
+async def until_delivered(outbox: Outbox, db: Database, *orders: Order) -> None:
+    """Start the outbox with these orders' codes to push, and stop it once all are delivered."""
+    outbox.start()
+    try:
+        for order in orders:
+            outbox.codes(order)
+        async with asyncio.timeout(5):
+            while await db.undelivered_codes():  # noqa: ASYNC110 - sqlite has no event
+                await asyncio.sleep(0.01)
+    finally:
+        await outbox.stop()
+
+
 async def sent(_bot: Bot, _method: SendMessage) -> bool:
     return True
 
@@ -137,14 +150,7 @@ async def test_a_push_telegram_did_not_take_is_sent_again_by_redelivery(db: Data
     outbox, telegram = outbox_for(db)
     order = await code_came(db, await open_order(db), "444")
     telegram.answers = [Delivery.RETRY, Delivery.RETRY]
-    outbox.start()
-    try:
-        outbox.codes(order)
-        async with asyncio.timeout(5):
-            while await db.undelivered_codes():  # noqa: ASYNC110 - sqlite has no event
-                await asyncio.sleep(0.01)
-    finally:
-        await outbox.stop()
+    await until_delivered(outbox, db, order)
 
     assert telegram.sent == [("code", "444")]
 
@@ -178,15 +184,7 @@ async def test_a_code_telegram_did_not_take_is_not_overtaken_in_its_chat(db: Dat
     first = await code_came(db, await open_order(db), "111")
     second = await code_came(db, await open_order(db), "222")
     telegram.answers = [Delivery.RETRY]  # a 5xx on the first push
-    outbox.start()
-    try:
-        outbox.codes(first)
-        outbox.codes(second)
-        async with asyncio.timeout(5):
-            while await db.undelivered_codes():  # noqa: ASYNC110 - sqlite has no event
-                await asyncio.sleep(0.01)
-    finally:
-        await outbox.stop()
+    await until_delivered(outbox, db, first, second)
 
     assert telegram.sent == [("code", "111"), ("code", "222")]
 
