@@ -644,12 +644,6 @@ class Database:
             )
         return [_code(row) for row in rows]
 
-    async def undelivered_code(self, code_id: int) -> Code | None:
-        row = await self._one(
-            "SELECT * FROM codes WHERE id = ? AND delivered_at IS NULL", (code_id,)
-        )
-        return _code(row) if row else None
-
     async def mark_code_delivered(self, code_id: int, now: float) -> None:
         """Telegram accepted the push of this code."""
         await self._write(
