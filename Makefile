@@ -66,7 +66,7 @@ i18n-update: $(STAMP)
 	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i $(LOCALES)/$(DOMAIN).pot -d $(LOCALES) -D $(DOMAIN)
 
 emulator: $(STAMP)
-	$(PY) -m bot.smsman.emulator --port $(EMULATOR_PORT) --sms-after $(EMULATOR_SMS_AFTER)
+	$(PY) -m emulators.smsman --port $(EMULATOR_PORT) --sms-after $(EMULATOR_SMS_AFTER)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -23,8 +23,8 @@ from benchmarks.common import (
     workdir,
 )
 from benchmarks.delivery import inject, wait_for_pushes
-from tests.emulators.telegram import ChatMessage, SimUser, TelegramEmulator
-from tests.emulators.telegram_flood import FloodLimits
+from emulators.telegram import ChatMessage, SimUser, TelegramEmulator
+from emulators.telegram.flood import FloodLimits
 
 INTERVAL = 1
 RATE = 200

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 from babel import Locale
 
-from bot.countries import COUNTRY_ALIASES
-from bot.search import APP_ALIASES, normalize
-from bot.smsman.emulator import APPLICATIONS, Application, Catalog, Country, Offer
+from bot.catalog.countries import COUNTRY_ALIASES
+from bot.catalog.search import APP_ALIASES, normalize
+from emulators.smsman import APPLICATIONS, Application, Catalog, Country, Offer
 
 # Babel lists these among territories, but they are groupings or test codes, not places.
 NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})

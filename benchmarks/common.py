@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import proc
+from bot.catalog.countries import iso_code
 from bot.config import Settings
-from bot.countries import iso_code
-from bot.lifecycle import OrderStatus
-from bot.smsman.emulator import DEFAULT_CATALOG, Catalog, SmsManEmulator
-from bot.storage import Database
-from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
+from bot.orders.lifecycle import OrderStatus
+from bot.storage.database import Database
+from emulators.smsman import DEFAULT_CATALOG, Catalog, SmsManEmulator
+from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SMSMAN_TOKEN = "test-token"

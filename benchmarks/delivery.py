@@ -28,9 +28,9 @@ from benchmarks.common import (
     wait_for_polling,
     workdir,
 )
-from bot.smsman.emulator import SmsManEmulator
 from bot.smsman.ratelimit import HEADROOM
-from tests.emulators.telegram import TelegramEmulator
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import TelegramEmulator
 
 INTERVAL = 1.0
 RATE = 200

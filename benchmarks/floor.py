@@ -17,7 +17,7 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.response_types import KeepResponseTypes
+from bot.telegram.response_types import KeepResponseTypes
 
 # Callback data → the text and keyboard the real bot drew for it, replayed byte for byte.
 Pages = dict[str, tuple[str, InlineKeyboardMarkup]]

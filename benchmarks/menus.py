@@ -26,9 +26,9 @@ from benchmarks.common import (
 )
 from bot.config import Settings
 from bot.factory import Application
-from bot.smsman.emulator import SmsManEmulator
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import DEFAULT_TOKEN, Call, ChatMessage, SimUser, TelegramEmulator
 from keyboards.callbacks import AppsCb, CountriesCb, MenuAction, MenuCb
-from tests.emulators.telegram import DEFAULT_TOKEN, Call, ChatMessage, SimUser, TelegramEmulator
 
 TARGET_MS = 20.0
 STEP_TIMEOUT = 30.0

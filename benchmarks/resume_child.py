@@ -15,7 +15,7 @@ from bot.config import Settings
 # Imported before the clock starts: aiogram's slow import is not part of the figure.
 from bot.factory import Application
 from bot.logs import setup_logging
-from bot.poller import Poller
+from bot.orders.poller import Poller
 
 
 async def serve(settings: Settings) -> None:

@@ -24,7 +24,7 @@ from benchmarks.common import (
     wait_for_polling,
     workdir,
 )
-from tests.emulators.telegram import (
+from emulators.telegram import (
     DEFAULT_TOKEN,
     CallbackQuery,
     ChatMessage,

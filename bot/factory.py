@@ -20,25 +20,26 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.utils.i18n import I18n
 
-from bot.access import Access
-from bot.alerts import AdminAlerts
-from bot.callback_answer import AnswerCallbacks
-from bot.catalog import Catalog
+from bot.catalog.cache import Catalog
 from bot.clock import Clock, system_clock
-from bot.commands import set_commands
 from bot.config import Settings
 from bot.i18n import LOCALES_DIR, UserLanguageMiddleware, create_i18n
-from bot.inflight import InFlight
-from bot.notifier import Notifier
-from bot.orders import OrderService
-from bot.outbox import Outbox
-from bot.pacer import Limits, Pacer
-from bot.poller import Poller
-from bot.provider_float import ProviderFloat
-from bot.response_types import KeepResponseTypes
+from bot.orders.notifier import Notifier
+from bot.orders.outbox import Outbox
+from bot.orders.poller import Poller
+from bot.orders.purchase import Purchases
+from bot.orders.service import OrderService
+from bot.owner.access import Access
+from bot.owner.alerts import AdminAlerts
+from bot.owner.provider_float import ProviderFloat
 from bot.smsman.client import SmsManClient
 from bot.smsman.ratelimit import RateLimiter
-from bot.storage import Database
+from bot.storage.database import Database
+from bot.telegram.callback_answer import AnswerCallbacks
+from bot.telegram.commands import set_commands
+from bot.telegram.inflight import InFlight
+from bot.telegram.pacer import Limits, Pacer
+from bot.telegram.response_types import KeepResponseTypes
 from handlers import get_routers
 
 log = logging.getLogger(__name__)
@@ -160,9 +161,16 @@ class Application:
             catalog=catalog,
             settings=settings,
             alerts=alerts,
-            access=access,
             provider_float=provider_float,
             outbox=outbox,
+            clock=clock,
+        )
+        purchases = Purchases(
+            db=db,
+            orders=orders,
+            settings=settings,
+            access=access,
+            provider_float=provider_float,
             clock=clock,
         )
         poller = Poller(
@@ -176,6 +184,7 @@ class Application:
             catalog=catalog,
             alerts=alerts,
             orders=orders,
+            purchases=purchases,
             poller=poller,
             outbox=outbox,
             access=access,

@@ -9,7 +9,7 @@ from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 
 from bot.clock import Clock
-from bot.storage import Database
+from bot.storage.database import Database
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"

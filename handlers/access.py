@@ -9,7 +9,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
-from bot.access import Access
+from bot.owner.access import Access
 from handlers.render import show
 from handlers.texts import no_access_text
 from keyboards.menus import back_to_menu

@@ -11,17 +11,18 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, User
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
-from bot.access import Access
-from bot.callback_answer import Answer
-from bot.cards import place, status_name
 from bot.clock import Clock
 from bot.config import Settings
-from bot.lifecycle import OrderStatus
 from bot.money import format_money
-from bot.orders import OrderService
-from bot.provider_float import ProviderFloat
-from bot.stats import Figures, collect, troubled
-from bot.storage import Database, Order
+from bot.orders.cards import place, status_name
+from bot.orders.lifecycle import OrderStatus
+from bot.orders.service import OrderService
+from bot.owner.access import Access
+from bot.owner.provider_float import ProviderFloat
+from bot.owner.stats import Figures, collect, troubled
+from bot.storage.database import Database
+from bot.storage.records import Order
+from bot.telegram.callback_answer import Answer
 from keyboards.callbacks import AdminOrderCb
 from keyboards.pickers import Item, buttons
 

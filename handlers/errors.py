@@ -16,9 +16,9 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import CallbackQuery, ErrorEvent
 from aiogram.utils.i18n import gettext as _
 
-from bot.alerts import AdminAlerts, Problem
-from bot.callback_answer import Answer
+from bot.owner.alerts import AdminAlerts, Problem
 from bot.smsman.errors import LowBalance, SmsManError, WrongToken
+from bot.telegram.callback_answer import Answer
 from handlers.render import show
 from handlers.texts import unavailable_text
 from keyboards.menus import back_to_menu, main_menu, retry_keyboard

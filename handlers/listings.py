@@ -12,12 +12,12 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.catalog import Catalog, CatalogCountry
-from bot.countries import COUNTRY_ALIASES, country_name, flag
+from bot.catalog.cache import Catalog, CatalogCountry
+from bot.catalog.countries import COUNTRY_ALIASES, country_name, flag
+from bot.catalog.search import Searchable, app_aliases, search
 from bot.money import format_money
-from bot.search import Searchable, app_aliases, search
 from bot.smsman.models import Application
-from bot.storage import Database
+from bot.storage.database import Database
 from keyboards.callbacks import (
     AllAppsCb,
     AppsCb,

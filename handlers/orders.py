@@ -10,13 +10,14 @@ from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.callback_answer import Answer
-from bot.cards import card_text, place
 from bot.clock import Clock
-from bot.lifecycle import OrderStatus, Tell
 from bot.money import format_money
-from bot.orders import OrderService, Result
-from bot.storage import Database, Order
+from bot.orders.cards import card_text, place
+from bot.orders.lifecycle import OrderStatus, Tell
+from bot.orders.service import OrderService, Result
+from bot.storage.database import Database
+from bot.storage.records import Order
+from bot.telegram.callback_answer import Answer
 from handlers.render import show
 from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb
 from keyboards.orders import card_keyboard, numbers_keyboard

@@ -8,10 +8,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.callback_answer import Answer
-from bot.catalog import Catalog
-from bot.orders import OrderService
-from bot.storage import Database
+from bot.catalog.cache import Catalog
+from bot.orders.purchase import Purchases
+from bot.storage.database import Database
+from bot.telegram.callback_answer import Answer
 from handlers import listings
 from handlers.access import BuyersOnly
 from handlers.listings import Listing
@@ -113,7 +113,7 @@ async def current_listing(
 
 
 async def on_text(
-    message: Message, catalog: Catalog, db: Database, orders: OrderService, i18n: I18n
+    message: Message, catalog: Catalog, db: Database, purchases: Purchases, i18n: I18n
 ) -> None:
     """Typed text searches the picker on screen; one match is chosen at once."""
     user = message.from_user
@@ -127,7 +127,7 @@ async def on_text(
         return
     found = listing.matches(query[:100])
     if len(found) == 1:
-        await choose(message, found[0].callback, catalog, db, orders, i18n.current_locale)
+        await choose(message, found[0].callback, catalog, db, purchases, i18n.current_locale)
         return
     if not found:
         text, markup = listing.page(0)
@@ -144,14 +144,19 @@ async def choose(
     callback: CallbackData,
     catalog: Catalog,
     db: Database,
-    orders: OrderService,
+    purchases: Purchases,
     locale: str,
 ) -> None:
     """What tapping the single search result would have shown, as a new message."""
     user_id = message.from_user.id  # type: ignore[union-attr]
     if isinstance(callback, PriceCb):
         await show_price(
-            message, callback.country, callback.app, catalog=catalog, orders=orders, locale=locale
+            message,
+            callback.country,
+            callback.app,
+            catalog=catalog,
+            purchases=purchases,
+            locale=locale,
         )
         return
     if isinstance(callback, AppsCb):

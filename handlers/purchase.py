@@ -7,16 +7,18 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
-from bot.callback_answer import Answer
-from bot.cards import card_text, countdown_hours, may_be_charged
-from bot.catalog import Catalog
+from bot.catalog.cache import Catalog
+from bot.catalog.countries import country_name, flag
 from bot.clock import Clock
-from bot.countries import country_name, flag
-from bot.lifecycle import Tell
-from bot.limits import Limit, Refusal
 from bot.money import format_money
-from bot.orders import OrderService, Result
-from bot.storage import Database, Quote
+from bot.orders.cards import card_text, countdown_hours, may_be_charged
+from bot.orders.lifecycle import Tell
+from bot.orders.limits import Limit, Refusal
+from bot.orders.purchase import Purchases
+from bot.orders.service import Result
+from bot.storage.database import Database
+from bot.storage.records import Quote
+from bot.telegram.callback_answer import Answer
 from handlers.access import BuyersOnly
 from handlers.listings import country_label
 from handlers.render import show
@@ -63,7 +65,7 @@ async def show_price(
     app_id: int,
     *,
     catalog: Catalog,
-    orders: OrderService,
+    purchases: Purchases,
     locale: str,
 ) -> None:
     """Price, stock and a Buy button bound to a fresh quote of exactly this price."""
@@ -83,7 +85,7 @@ async def show_price(
         )
         await show(event, text, buttons([suggest], back=AppsCb(country=country_id, page=0)))
         return
-    quote = await orders.quote(event.from_user.id, country, app, price)
+    quote = await purchases.quote(event.from_user.id, country, app, price)
     await show(event, price_text(quote, price.count, locale), price_keyboard(quote))
 
 
@@ -91,7 +93,7 @@ async def on_price(
     query: CallbackQuery,
     callback_data: PriceCb,
     catalog: Catalog,
-    orders: OrderService,
+    purchases: Purchases,
     i18n: I18n,
     answer: Answer,
 ) -> None:
@@ -101,7 +103,7 @@ async def on_price(
         callback_data.country,
         callback_data.app,
         catalog=catalog,
-        orders=orders,
+        purchases=purchases,
         locale=i18n.current_locale,
     )
 
@@ -195,7 +197,7 @@ async def render_result(
 async def on_purchase(
     query: CallbackQuery,
     callback_data: BuyCb | OrderCb,
-    orders: OrderService,
+    purchases: Purchases,
     db: Database,
     catalog: Catalog,
     clock: Clock,
@@ -211,11 +213,11 @@ async def on_purchase(
         await answer(_("⏳ Buying…"))
 
     if isinstance(callback_data, BuyCb):
-        result = await orders.buy(
+        result = await purchases.buy(
             user_id, user_id, callback_data.quote, message_id, on_purchase=buying
         )
     else:
-        result = await orders.retry(
+        result = await purchases.retry(
             user_id, callback_data.order, user_id, message_id, on_purchase=buying
         )
     await render_result(

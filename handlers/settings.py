@@ -7,8 +7,8 @@ from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.callback_answer import Answer
-from bot.storage import Database
+from bot.storage.database import Database
+from bot.telegram.callback_answer import Answer
 from handlers.render import show
 from handlers.start import menu_text
 from keyboards.callbacks import LanguageCb, MenuAction, MenuCb

@@ -6,9 +6,9 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.countries import flag, format_phone
-from bot.lifecycle import RETRYABLE, OrderStatus
-from bot.storage import Order
+from bot.catalog.countries import flag, format_phone
+from bot.orders.lifecycle import RETRYABLE, OrderStatus
+from bot.storage.records import Order
 from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb, PriceCb
 from keyboards.menus import add_menu_button
 

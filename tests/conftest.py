@@ -17,8 +17,8 @@ from benchmarks.common import UNPACED
 from bot.config import Settings
 from bot.factory import Application
 from bot.i18n import DOMAIN, LOCALES_DIR
-from bot.smsman.emulator import SmsManEmulator
-from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 
 SMSMAN_TOKEN = "test-token"
 # The environment variable of every setting, so tests can keep a developer's own out.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.emulators.telegram import ChatMessage, SimUser
+from emulators.telegram import ChatMessage, SimUser
 
 
 def labels(message: ChatMessage) -> list[str]:

@@ -1,10 +1,10 @@
-"""docs/lifecycle.md, written from `bot.lifecycle.TABLE` by `make docs`; a test keeps it so."""
+"""docs/lifecycle.md, written from `bot.orders.lifecycle.TABLE` by `make docs`; tested so."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bot.lifecycle import (
+from bot.orders.lifecycle import (
     FOLLOW_UPS,
     LIVE_STATUSES,
     PERSON_EVENTS,
@@ -49,14 +49,15 @@ EVENTS = {
 
 HEADER = """# The order lifecycle
 
-<!-- Written by `make docs` from bot/lifecycle.py; edit the table there, not here. -->
+<!-- Written by `make docs` from bot/orders/lifecycle.py; edit the table there, not here. -->
 
-Every change of an order's status follows one table, `bot/lifecycle.py`. For the order's status
-and an event, the table names the one SMS-man call to make; the call's answer names the next
-status, what the person is told, and maybe a follow-up event. The orders service
-(`bot/orders.py`) is its only interpreter: steps for one order take turns, each status change is
-a compare-and-set on the status the step was taken from, and a code is stored together with the
-status it brings in one transaction. A step with no call that changes nothing answers at once.
+Every change of an order's status follows one table, `bot/orders/lifecycle.py`. For the order's
+status and an event, the table names the one SMS-man call to make; the call's answer names the
+next status, what the person is told, and maybe a follow-up event. The orders service
+(`bot/orders/service.py`) is its only interpreter: steps for one order take turns, each status
+change is a compare-and-set on the status the step was taken from, and a code is stored together
+with the status it brings in one transaction. A step with no call that changes nothing answers
+at once.
 
 ## What it promises, and how we know
 

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.catalog import NAMES_TTL, PRICES_TTL, RETRY_AFTER_FAILURE, VIEWS_KEPT, Catalog
+from bot.catalog.cache import NAMES_TTL, PRICES_TTL, RETRY_AFTER_FAILURE, VIEWS_KEPT, Catalog
 from bot.smsman.client import SmsManClient
-from bot.smsman.emulator import SmsManEmulator
 from bot.smsman.errors import ProviderUnavailable
 from bot.smsman.ratelimit import RateLimiter
+from emulators.smsman import SmsManEmulator
 from tests.conftest import SMSMAN_TOKEN, FakeClock
 
 USA, TELEGRAM = 5, 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.countries import (
+from bot.catalog.countries import (
     COUNTRY_ALIASES,
     calling_code,
     country_name,
@@ -12,7 +12,7 @@ from bot.countries import (
     format_phone,
     iso_code,
 )
-from bot.search import normalize
+from bot.catalog.search import normalize
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from bot.factory import Application
-from bot.lifecycle import OrderStatus
-from bot.smsman.emulator import LedgerKind, SmsManEmulator
+from bot.orders.lifecycle import OrderStatus
+from emulators.smsman import LedgerKind, SmsManEmulator
+from emulators.telegram import ChatMessage, SimUser, TelegramEmulator
 from tests.conftest import (
     ADMIN_ID,
     ALLOWED_ID,
@@ -21,7 +22,6 @@ from tests.conftest import (
     every_tap_answered,
     make_settings,
 )
-from tests.emulators.telegram import ChatMessage, SimUser, TelegramEmulator
 from tests.flows import buy_number, labels, price_screen, wait_for_button
 
 USA, RUSSIA, TELEGRAM = 5, 1, 3

@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 
 from bot.factory import Application
-from bot.lifecycle import OrderStatus
-from bot.poller import Poller
-from bot.smsman.emulator import SmsManEmulator
+from bot.orders.lifecycle import OrderStatus
+from bot.orders.poller import Poller
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import BLOCKED, ChatMessage, SimUser, TelegramEmulator
 from tests.conftest import ALLOWED_ID, FakeClock
-from tests.emulators.telegram import BLOCKED, ChatMessage, SimUser, TelegramEmulator
 from tests.flows import buy_number as buy
 from tests.flows import labels
 

@@ -9,9 +9,9 @@ import pytest
 
 from bot.factory import Application
 from bot.i18n import create_i18n
-from bot.smsman.emulator import SmsManEmulator
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import TelegramEmulator
 from tests.conftest import ALLOWED_ID
-from tests.emulators.telegram import TelegramEmulator
 from tests.flows import labels, wait_for_button
 
 USA, TELEGRAM = 5, 3

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.lifecycle import OrderStatus
-from bot.smsman.emulator import SmsManEmulator
+from bot.orders.lifecycle import OrderStatus
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import TelegramEmulator
 from keyboards.callbacks import OrderAction, OrderCb
 from tests.conftest import ALLOWED_ID, FakeClock, RunBot, make_settings
-from tests.emulators.telegram import TelegramEmulator
 from tests.flows import buy_number, labels, price_screen, wait_for_button
 
 USA, TELEGRAM = 5, 3

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.factory import Application
-from bot.lifecycle import OrderStatus
-from bot.smsman.emulator import SmsManEmulator
-from bot.storage import Database
+from bot.orders.lifecycle import OrderStatus
+from bot.storage.database import Database
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import TelegramEmulator
 from tests.conftest import ADMIN_ID, ALLOWED_ID, FakeClock, RunBot, make_settings
-from tests.emulators.telegram import TelegramEmulator
 from tests.flows import labels, open_usa, price_screen, wait_for_button
 
 USA, RUSSIA, UK, TELEGRAM, WHATSAPP, OTHER_APP = 5, 1, 100, 3, 6, 34

@@ -6,9 +6,9 @@ import sqlite3
 from pathlib import Path
 
 from benchmarks.common import busiest_second, seed_orders
-from bot.smsman.emulator import SmsManEmulator
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import ChatMessage, SimUser, TelegramEmulator
 from tests.conftest import FakeClock, RunBot, make_settings
-from tests.emulators.telegram import ChatMessage, SimUser, TelegramEmulator
 
 FIRST_ID = 500_000
 # Sends the pacer had let go before a 429 came back may still arrive this long after it.

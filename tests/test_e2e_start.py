@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.factory import Application
+from emulators.telegram import TelegramEmulator
 from tests.conftest import ALLOWED_ID
-from tests.emulators.telegram import TelegramEmulator
 
 
 async def test_start_shows_the_main_menu(telegram: TelegramEmulator, bot_app: Application) -> None:

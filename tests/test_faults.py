@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.factory import Application
-from bot.lifecycle import OPEN_STATUSES, OrderStatus
-from bot.smsman.emulator import SmsManEmulator
+from bot.orders.lifecycle import OPEN_STATUSES, OrderStatus
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import TelegramEmulator
 from tests.conftest import ALLOWED_ID, FakeClock, RunBot, make_settings
-from tests.emulators.telegram import TelegramEmulator
 from tests.flows import buy_number, labels, price_screen
 
 USA, TELEGRAM = 5, 3

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.factory import Application
-from bot.smsman.emulator import SmsManEmulator
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import TelegramEmulator
 from keyboards.callbacks import (
     AdminOrderCb,
     AllAppsCb,
@@ -26,7 +27,6 @@ from keyboards.callbacks import (
     PriceCb,
 )
 from tests.conftest import ALLOWED_ID
-from tests.emulators.telegram import TelegramEmulator
 
 FACTORIES: list[type[CallbackData]] = [
     MenuCb,

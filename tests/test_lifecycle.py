@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.lifecycle import (
+from bot.orders.lifecycle import (
     FINAL_STATUSES,
     FOLLOW_UPS,
     OPEN_STATUSES,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from bot.lifecycle import OrderStatus
-from bot.limits import charged, committed, refunded
-from bot.storage import Order
+from bot.orders.lifecycle import OrderStatus
+from bot.orders.limits import charged, committed, refunded
+from bot.storage.records import Order
 
 PRICE = Decimal("12.50")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiogram.utils.i18n import I18n
 
-from bot.search import Searchable
+from bot.catalog.search import Searchable
 from handlers.listings import RECENT, Listing, Rows
 from keyboards.callbacks import AppsCb, CountriesCb, MenuAction, MenuCb
 from keyboards.pickers import Item

@@ -12,11 +12,12 @@ import pytest
 from aiogram import Bot
 from aiogram.methods import SendMessage
 
-from bot.lifecycle import OrderStatus, Tell
-from bot.notifier import Delivery, Notifier
-from bot.outbox import Outbox
-from bot.pacer import Limits, Pacer
-from bot.storage import Code, Database, Order
+from bot.orders.lifecycle import OrderStatus, Tell
+from bot.orders.notifier import Delivery, Notifier
+from bot.orders.outbox import Outbox
+from bot.storage.database import Database
+from bot.storage.records import Code, Order
+from bot.telegram.pacer import Limits, Pacer
 
 NOW = 1_800_000_000.0
 
@@ -192,7 +193,7 @@ async def test_a_code_telegram_did_not_take_is_not_overtaken_in_its_chat(db: Dat
 async def test_stop_leaves_nothing_running(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """Redelivery may be starting pushes as the stop comes; when stop() returns, nothing of
     the outbox runs on (the database is closed next), and the code waits for the next start."""
-    monkeypatch.setattr("bot.outbox.STOP_GRACE", 0.2)
+    monkeypatch.setattr("bot.orders.outbox.STOP_GRACE", 0.2)
     outbox, telegram = outbox_for(db)
     telegram.push_time = 5.0  # Telegram holds every send
     order = await code_came(db, await open_order(db), "666")

@@ -15,9 +15,9 @@ from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, T
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.pacer import Limits, Pacer, Priority, priority
-from tests.emulators.telegram_flood import FloodLimits
-from tests.emulators.telegram_models import ApiError
+from bot.telegram.pacer import Limits, Pacer, Priority, priority
+from emulators.telegram.flood import FloodLimits
+from emulators.telegram.models import ApiError
 from tests.sim.loop import VirtualTimeLoop, virtual_loop
 
 NO_BOT = cast(Bot, None)

@@ -8,10 +8,10 @@ from typing import cast
 
 import pytest
 
-from bot.lifecycle import OrderStatus
-from bot.orders import OrderService, OrderWatcher
-from bot.poller import Poller
-from bot.storage import Order
+from bot.orders.lifecycle import OrderStatus
+from bot.orders.poller import Poller
+from bot.orders.service import OrderService, OrderWatcher
+from bot.storage.records import Order
 
 
 def active_order(order_id: int) -> Order:

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from benchmarks.common import UNPACED
-from bot.smsman.emulator import SmsManEmulator
-from bot.stats import collect
-from bot.storage import Database, Order
+from bot.owner.stats import collect
+from bot.storage.database import Database
+from bot.storage.records import Order
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 from tests.conftest import ALLOWED_ID, SETTING_NAMES, SMSMAN_TOKEN, FakeClock
-from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 from tests.flows import buy_number
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from aiogram.types import User
 
 from bot.config import Settings
 from bot.factory import create_bot
-from bot.pacer import Pacer
+from bot.telegram.pacer import Pacer
 
 
 async def test_response_classes_survive_garbage_collection(settings: Settings) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.countries import COUNTRY_ALIASES
-from bot.search import APP_ALIASES, Searchable, app_aliases, normalize, search
+from bot.catalog.countries import COUNTRY_ALIASES
+from bot.catalog.search import APP_ALIASES, Searchable, app_aliases, normalize, search
 
 
 @pytest.mark.parametrize(

@@ -17,11 +17,11 @@ from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from pydantic import SecretStr
 
 from bot.smsman.client import SmsManClient
-from bot.smsman.emulator import RequestStatus, SmsManEmulator
 from bot.smsman.errors import ProviderTimeout, ProviderUnavailable
 from bot.smsman.ratelimit import RateLimiter
+from emulators.smsman import RequestStatus, SmsManEmulator
+from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 from tests.conftest import ALLOWED_ID, SMSMAN_TOKEN
-from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 from tests.flows import buy_number, price_screen
 from tests.sim import sqlite
 from tests.sim.effects import Crashed, Effects

@@ -11,7 +11,6 @@ import pytest
 from pydantic import SecretStr
 
 from bot.smsman.client import SmsManClient
-from bot.smsman.emulator import SmsManEmulator
 from bot.smsman.errors import (
     LowBalance,
     NoNumbers,
@@ -24,6 +23,7 @@ from bot.smsman.errors import (
 )
 from bot.smsman.models import RequestStatus
 from bot.smsman.ratelimit import RateLimiter
+from emulators.smsman import SmsManEmulator
 from tests.conftest import SMSMAN_TOKEN
 
 USA, RUSSIA, TELEGRAM, WHATSAPP = 5, 1, 3, 6

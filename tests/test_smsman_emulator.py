@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.smsman.emulator import (
+from emulators.smsman import (
     APPLICATIONS,
     CONTROL_ENDPOINTS,
     COUNTRIES,
@@ -28,7 +28,7 @@ from bot.smsman.emulator import (
     RequestStatus,
     SmsManEmulator,
 )
-from bot.smsman.emulator.catalog import DEFAULT_OFFERS
+from emulators.smsman.catalog import DEFAULT_OFFERS
 
 TOKEN = "test-token"
 ROOT = Path(__file__).resolve().parent.parent
@@ -1035,7 +1035,7 @@ async def test_cli_serves_and_stops_cleanly(signum: signal.Signals) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.smsman.emulator",
+        "emulators.smsman",
         "--port",
         "0",
         "--token",

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.lifecycle import OrderStatus
-from bot.storage import MIGRATIONS, Database, Quote
+from bot.orders.lifecycle import OrderStatus
+from bot.storage.database import Database
+from bot.storage.records import Quote
+from bot.storage.schema import MIGRATIONS
 
 
 async def quote(db: Database, *, user_id: int, country_id: int, price: Decimal) -> Quote:

@@ -38,7 +38,7 @@ from aiogram.types import (
 )
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from tests.emulators.telegram import (
+from emulators.telegram import (
     CONFLICT,
     NOT_MODIFIED,
     QUERY_TOO_OLD,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulators.telegram_flood import FloodLimits, counts_against_limits
-from tests.emulators.telegram_models import ApiError
+from emulators.telegram.flood import FloodLimits, counts_against_limits
+from emulators.telegram.models import ApiError
 
 
 class Clock:

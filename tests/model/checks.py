@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from bot.lifecycle import LIVE_STATUSES, REFUNDED, TABLE, Event, OrderStatus
-from bot.smsman.emulator import RequestStatus
-from bot.smsman.emulator.state import ActivationRequest, LedgerEntry, LedgerKind
-from bot.stats import Figures
-from bot.storage import Order, order_from_row
-from tests.emulators.telegram import ChatMessage, SimUser
+from bot.orders.lifecycle import LIVE_STATUSES, REFUNDED, TABLE, Event, OrderStatus
+from bot.owner.stats import Figures
+from bot.storage.records import Order, order_from_row
+from emulators.smsman import RequestStatus
+from emulators.smsman.state import ActivationRequest, LedgerEntry, LedgerKind
+from emulators.telegram import ChatMessage, SimUser
 from tests.sim.world import EPOCH, World
 
 PENDING_TEXT = "Time is up"

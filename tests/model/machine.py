@@ -16,13 +16,13 @@ from typing import Any, ClassVar
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from bot.lifecycle import LIVE_STATUSES, OrderStatus
-from bot.poller import MAX_BACKOFF
-from bot.smsman.emulator import RequestStatus
-from bot.storage import Order
+from bot.orders.lifecycle import LIVE_STATUSES, OrderStatus
+from bot.orders.poller import MAX_BACKOFF
+from bot.storage.records import Order
+from emulators.smsman import RequestStatus
+from emulators.telegram import SimUser, Tap
 from keyboards.callbacks import BuyCb, OrderAction, OrderCb, PriceCb
 from tests.conftest import ADMIN_ID, ALLOWED_ID
-from tests.emulators.telegram import SimUser, Tap
 from tests.model.checks import (
     Checks,
     Record,

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from bot.smsman.emulator import SmsManEmulator
+from emulators.smsman import SmsManEmulator
 from tests.sim.effects import Effects
 
 _CONTROL = "/control/"

@@ -13,7 +13,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import InputFile
 
-from tests.emulators.telegram import TelegramEmulator, decode_param
+from emulators.telegram import TelegramEmulator, decode_param
 from tests.sim.effects import Effects
 
 if TYPE_CHECKING:

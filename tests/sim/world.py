@@ -14,9 +14,9 @@ import httpx
 
 from bot.config import Settings
 from bot.factory import SMSMAN_TIMEOUT, Application
-from bot.smsman.emulator import SmsManEmulator
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 from tests.conftest import ADMIN_ID, ALLOWED_ID, SMSMAN_TOKEN
-from tests.emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 from tests.sim import sqlite
 from tests.sim.effects import Crashed, Effects
 from tests.sim.loop import VirtualTimeLoop

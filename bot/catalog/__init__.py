@@ -1,0 +1,1 @@
+"""SMS-man's catalog for people: cached countries, apps and prices, names, search."""

@@ -1,0 +1,112 @@
+"""The order card: one message per order showing its number, price, codes and time left."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from aiogram import html
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.text_decorations import html_decoration
+
+from bot.catalog.countries import country_name, flag, format_phone
+from bot.money import format_money
+from bot.orders.lifecycle import LIVE_STATUSES, OrderStatus
+from bot.storage.records import Code, Order
+
+
+def countdown_hours(seconds: float) -> str:
+    """'5 h 12 min' for waits of hours, falling back to minutes under one hour."""
+    hours, rest = divmod(max(0, math.ceil(seconds / 60)), 60)
+    if not hours:
+        return countdown(seconds)
+    return _("{hours} h {minutes} min").format(hours=hours, minutes=rest)
+
+
+def countdown(seconds: float) -> str:
+    """Whole minutes, rounded up."""
+    return _("{minutes} min").format(minutes=max(0, math.ceil(seconds / 60)))
+
+
+def held_until(deadline: float, now: float) -> dict[str, str]:
+    """The deadline as Telegram date entities, which the person's app shows in their own time
+    zone and, for `left`, as a live "in 12 minutes": the card needs no redraw to count down.
+    An app too old for them shows the text inside: the time in UTC, and the minutes left when
+    the card was drawn."""
+    moment = int(deadline)
+    clock = datetime.fromtimestamp(moment, UTC).strftime("%H:%M UTC")
+    left = _("in {time}").format(time=countdown(deadline - now))
+    return {
+        "until": html_decoration.date_time(clock, moment, "t"),
+        "left": html_decoration.date_time(left, moment, "r"),
+    }
+
+
+def status_name(status: OrderStatus) -> str:
+    names = {
+        OrderStatus.PURCHASING: _("buying"),
+        OrderStatus.ACTIVE: _("waiting for the SMS"),
+        OrderStatus.CODE_RECEIVED: _("code received"),
+        OrderStatus.WAITING_AGAIN: _("waiting for another SMS"),
+        OrderStatus.CLOSED: _("done"),
+        OrderStatus.CANCELLED: _("cancelled, refunded"),
+        OrderStatus.EXPIRED: _("expired, refunded"),
+        OrderStatus.FAILED: _("not bought"),
+        OrderStatus.LOST: _("not confirmed by SMS-man"),
+    }
+    return names[status]
+
+
+def place(order: Order, locale: str) -> str:
+    """'📱 Telegram · 🇺🇸 United States', escaped for HTML."""
+    country = country_name(order.country_iso, order.country_title, locale)
+    return f"<b>{html.quote(order.app_title)}</b> · {flag(order.country_iso)} {html.quote(country)}"
+
+
+def _status(order: Order, now: float) -> str:
+    if order.status in LIVE_STATUSES and now >= (order.deadline or now):
+        # The reject or close at the deadline has not been confirmed yet: it is retried.
+        return _("⏳ Time is up: releasing the number at SMS-man…")
+    held = held_until(order.deadline or now, now)
+    if order.status is OrderStatus.ACTIVE:
+        return _("⏳ Waiting for the SMS until {until} ({left}).").format(**held)
+    if order.status is OrderStatus.CODE_RECEIVED:
+        return _("✅ Code received. You can ask for another SMS until {until} ({left}).").format(
+            **held
+        )
+    if order.status is OrderStatus.WAITING_AGAIN:
+        return _("📩 Waiting for another SMS until {until} ({left}).").format(**held)
+    if order.status is OrderStatus.CANCELLED and order.failure == "used":
+        return _("🚫 Reported as used or banned: the number was released and the money returned.")
+    if order.status is OrderStatus.CANCELLED:
+        return _("❌ Cancelled: the number was released and the money returned.")
+    if order.status is OrderStatus.EXPIRED:
+        return _("⌛ No code arrived in time: the number was released and the money returned.")
+    if order.status is OrderStatus.CLOSED:
+        return _("✔️ Done.")
+    if order.status is OrderStatus.PURCHASING:
+        return _("⏳ Buying a number…")
+    if order.status is OrderStatus.LOST:
+        return may_be_charged()
+    return _("⚠️ The purchase did not go through; nothing was charged for it.")
+
+
+def may_be_charged() -> str:
+    return _(
+        "⚠️ SMS-man did not confirm this purchase. You may have been charged for a number "
+        "we never received; SMS-man returns the money for a number that expires unused."
+    )
+
+
+def card_text(order: Order, codes: list[Code], now: float, locale: str) -> str:
+    lines = [f"📱 {place(order, locale)}"]
+    if order.number:
+        lines.append(f"☎️ <code>{format_phone(order.number, order.country_iso)}</code>")
+    lines.append(
+        _("💰 Price: <b>{price}</b>").format(price=format_money(order.price, order.currency))
+    )
+    for code in codes:
+        lines.append(_("🔑 Code: <code>{code}</code>").format(code=html.quote(code.code)))
+    lines.append("")
+    lines.append(_status(order, now))
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""What the owner controls and is told: who may buy, figures, alerts, the SMS-man float."""

@@ -1,0 +1,70 @@
+"""Figures for the owner: per person and in total, computed from the orders in Decimal."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from bot.orders.lifecycle import NO_NUMBER, OPEN_STATUSES
+from bot.orders.limits import charged, refunded
+from bot.storage.database import Database
+from bot.storage.records import Order
+
+# An open order whose deadline passed this long ago is stuck: its reject keeps failing.
+STUCK_AFTER = 120.0
+RECENT_FAILURES = 24 * 3600.0
+
+
+@dataclass
+class Figures:
+    orders: int = 0
+    with_code: int = 0
+    charged: Decimal = Decimal(0)
+    refunded: Decimal = Decimal(0)
+    active: int = 0
+
+    @property
+    def spend(self) -> Decimal:
+        return self.charged - self.refunded
+
+    @property
+    def success_rate(self) -> float:
+        return self.with_code / self.orders if self.orders else 0.0
+
+    def add(self, order: Order, codes: int) -> None:
+        if order.request_id is None:
+            return
+        self.orders += 1
+        self.with_code += codes > 0
+        self.charged += charged(order)
+        self.refunded += refunded(order)
+        self.active += order.status in OPEN_STATUSES
+
+
+@dataclass
+class Stats:
+    total: Figures = field(default_factory=Figures)
+    users: dict[int, Figures] = field(default_factory=lambda: defaultdict(Figures))
+
+
+async def collect(db: Database) -> Stats:
+    stats = Stats()
+    codes = await db.code_counts()
+    for order in await db.all_orders():
+        stats.total.add(order, codes.get(order.id, 0))
+        stats.users[order.user_id].add(order, codes.get(order.id, 0))
+    return stats
+
+
+async def troubled(db: Database, now: float) -> list[Order]:
+    """Orders that need an owner's eye: stuck past their deadline, lately failed or lost, or
+    with a code Telegram would not take."""
+    found = []
+    for order in await db.all_orders():
+        stuck = order.is_open and order.deadline is not None and now > order.deadline + STUCK_AFTER
+        recent = now - order.updated_at < RECENT_FAILURES
+        failed = order.status in NO_NUMBER and recent
+        if stuck or failed or (order.delivery_note is not None and recent):
+            found.append(order)
+    return found

@@ -1,0 +1,97 @@
+"""What the store holds, as frozen records read from its rows: people, quotes, orders, codes."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.orders.lifecycle import OPEN_STATUSES, OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    language: str | None
+    first_seen: float
+    screen: str | None
+    menu_message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A price shown to one person for one country and app; Buy refers to it by id."""
+
+    id: int
+    user_id: int
+    country_id: int
+    country_title: str
+    country_iso: str | None
+    application_id: int
+    app_title: str
+    price: Decimal
+    currency: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: int
+    quote_id: int
+    user_id: int
+    chat_id: int
+    card_message_id: int | None
+    country_id: int
+    country_title: str
+    country_iso: str | None
+    application_id: int
+    app_title: str
+    number: str | None
+    price: Decimal
+    currency: str
+    request_id: int | None
+    status: OrderStatus
+    failure: str | None
+    created_at: float
+    updated_at: float
+    deadline: float | None
+    # The failed or lost order this one tries again; each is tried again at most once.
+    retry_of: int | None = None
+    # Why a code of this order could not be pushed (Telegram refused the chat for good).
+    delivery_note: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    id: int
+    order_id: int
+    code: str
+    received_at: float
+    delivered_at: float | None
+    delivery_error: str | None
+
+
+def order_from_row(row: sqlite3.Row) -> Order:
+    """An order as read from its row (aiosqlite's rows are sqlite3's)."""
+    values = dict(row)
+    values["price"] = Decimal(values["price"])
+    values["status"] = OrderStatus(values["status"])
+    return Order(**values)
+
+
+def quote_from_row(row: sqlite3.Row) -> Quote:
+    values = dict(row)
+    values["price"] = Decimal(values["price"])
+    return Quote(**values)
+
+
+def user_from_row(row: sqlite3.Row) -> User:
+    return User(**dict(row))
+
+
+def code_from_row(row: sqlite3.Row) -> Code:
+    return Code(**dict(row))

@@ -1,0 +1,1 @@
+"""How the bot talks to Telegram: paced sends, callback answers, commands, shutdown."""

@@ -1,0 +1,23 @@
+"""An emulator of the Telegram Bot API over HTTP, with simulated people who write and tap."""
+
+from emulators.telegram.api import BLOCKED, CONFLICT, NOT_MODIFIED, QUERY_TOO_OLD
+from emulators.telegram.emulator import DEFAULT_TOKEN, TelegramEmulator, decode_param
+from emulators.telegram.models import Button, Call, CallbackAnswer, CallbackQuery, ChatMessage
+from emulators.telegram.user import SimUser, Tap
+
+__all__ = [
+    "BLOCKED",
+    "CONFLICT",
+    "DEFAULT_TOKEN",
+    "NOT_MODIFIED",
+    "QUERY_TOO_OLD",
+    "Button",
+    "Call",
+    "CallbackAnswer",
+    "CallbackQuery",
+    "ChatMessage",
+    "SimUser",
+    "Tap",
+    "TelegramEmulator",
+    "decode_param",
+]
