@@ -38,7 +38,7 @@ async def test_code_is_pushed_and_the_card_updated(
     assert push.message_id != card.message_id, "a new message, so the phone notifies"
     assert "<code>482913</code>" in (push.html or "")
     number = request.number
-    assert f"+1 {number[1:4]} {number[4:7]} {number[7:]}" in push.text
+    assert f"+1 {number[1:4]}-{number[4:7]}-{number[7:]}" in push.text
     updated = await user.wait_for_message(
         lambda m: m.message_id == card.message_id and "482913" in m.text
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
 
+import phonenumbers
 from babel import Locale, UnknownLocaleError
 
 from bot.catalog.search import normalize
@@ -114,43 +115,6 @@ COUNTRY_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 
-# ITU country codes. The North American plan's members all share "1" (their "268" or "876"
-# is an area code), and Kazakhstan shares Russia's "7".
-_CALLING_CODE_TABLE = """
-AC 247 AD 376 AE 971 AF 93 AG 1 AI 1 AL 355 AM 374 AO 244 AR 54 AS 1 AT 43 AU 61 AW 297
-AX 358 AZ 994 BA 387 BB 1 BD 880 BE 32 BF 226 BG 359 BH 973 BI 257 BJ 229 BL 590 BM 1
-BN 673 BO 591 BQ 599 BR 55 BS 1 BT 975 BW 267 BY 375 BZ 501 CA 1 CC 61 CD 243 CF 236
-CG 242 CH 41 CI 225 CK 682 CL 56 CM 237 CN 86 CO 57 CR 506 CU 53 CV 238 CW 599 CX 61
-CY 357 CZ 420 DE 49 DG 246 DJ 253 DK 45 DM 1 DO 1 DZ 213 EA 34 EC 593 EE 372 EG 20
-EH 212 ER 291 ES 34 ET 251 FI 358 FJ 679 FK 500 FM 691 FO 298 FR 33 GA 241 GB 44 GD 1
-GE 995 GF 594 GG 44 GH 233 GI 350 GL 299 GM 220 GN 224 GP 590 GQ 240 GR 30 GS 500
-GT 502 GU 1 GW 245 GY 592 HK 852 HN 504 HR 385 HT 509 HU 36 IC 34 ID 62 IE 353 IL 972
-IM 44 IN 91 IO 246 IQ 964 IR 98 IS 354 IT 39 JE 44 JM 1 JO 962 JP 81 KE 254 KG 996
-KH 855 KI 686 KM 269 KN 1 KP 850 KR 82 KW 965 KY 1 KZ 7 LA 856 LB 961 LC 1 LI 423
-LK 94 LR 231 LS 266 LT 370 LU 352 LV 371 LY 218 MA 212 MC 377 MD 373 ME 382 MF 590
-MG 261 MH 692 MK 389 ML 223 MM 95 MN 976 MO 853 MP 1 MQ 596 MR 222 MS 1 MT 356 MU 230
-MV 960 MW 265 MX 52 MY 60 MZ 258 NA 264 NC 687 NE 227 NF 672 NG 234 NI 505 NL 31 NO 47
-NP 977 NR 674 NU 683 NZ 64 OM 968 PA 507 PE 51 PF 689 PG 675 PH 63 PK 92 PL 48 PM 508
-PR 1 PS 970 PT 351 PW 680 PY 595 QA 974 RE 262 RO 40 RS 381 RU 7 RW 250 SA 966 SB 677
-SC 248 SD 249 SE 46 SG 65 SH 290 SI 386 SJ 47 SK 421 SL 232 SM 378 SN 221 SO 252 SR 597
-SS 211 ST 239 SV 503 SX 1 SY 963 SZ 268 TA 290 TC 1 TD 235 TG 228 TH 66 TJ 992 TK 690
-TL 670 TM 993 TN 216 TO 676 TR 90 TT 1 TV 688 TW 886 TZ 255 UA 380 UG 256 US 1 UY 598
-UZ 998 VA 39 VC 1 VE 58 VG 1 VI 1 VN 84 VU 678 WF 681 WS 685 XK 383 YE 967 YT 262
-ZA 27 ZM 260 ZW 263
-"""
-_TABLE_WORDS = _CALLING_CODE_TABLE.split()
-_CALLING_CODES: Mapping[str, str] = MappingProxyType(
-    dict(zip(_TABLE_WORDS[::2], _TABLE_WORDS[1::2], strict=True))
-)
-_ALL_CALLING_CODES = frozenset(_CALLING_CODES.values())
-
-# National number lengths with a customary grouping; other lengths go in threes.
-_GROUPS_BY_LENGTH: Mapping[int, tuple[int, ...]] = MappingProxyType(
-    {7: (3, 4), 8: (4, 4), 9: (3, 3, 3), 10: (3, 3, 4), 11: (3, 4, 4)}
-)
-_UK_CODE = "44"
-_UK_NATIONAL_LENGTH = 10
-
 
 @lru_cache(maxsize=32)
 def _babel_locale(tag: str) -> Locale | None:
@@ -221,52 +185,32 @@ def country_name(iso: str | None, provider_title: str, locale: str) -> str:
     return name if isinstance(name, str) and name else provider_title
 
 
-def calling_code(iso: str | None) -> str | None:
-    """International calling code digits of an alpha-2 code ("1", "44", "380"), or None."""
-    return _CALLING_CODES.get(iso.upper()) if iso else None
-
-
-def _split_code(digits: str, iso: str | None) -> str | None:
-    expected = calling_code(iso)
-    if expected is not None and digits.startswith(expected):
-        return expected
-    # ITU codes are prefix-free; the longest match is the only one, kept longest defensively.
-    return max((c for c in _ALL_CALLING_CODES if digits.startswith(c)), key=len, default=None)
-
-
-def _group_sizes(code: str, national: str) -> tuple[int, ...]:
-    length = len(national)
-    if code == _UK_CODE and length == _UK_NATIONAL_LENGTH:
-        # Britain's own way: "20 7946 0958" in London and other 02x areas, "7700 900123" else.
-        return (2, 4, 4) if national.startswith("2") else (4, 6)
-    if length in _GROUPS_BY_LENGTH:
-        return _GROUPS_BY_LENGTH[length]
-    sizes = [3] * (length // 3)
-    remainder = length % 3
-    # A lone trailing digit reads like a typo, so it joins the group before it.
-    if remainder == 1 and sizes:
-        sizes[-1] += 1
-    elif remainder:
-        sizes.append(remainder)
-    return tuple(sizes)
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def format_phone(number: str, iso: str | None = None) -> str:
-    """Readable international form of an SMS-man number: "79002415539" → "+7 900 241 5539".
+    """International form of an SMS-man number, by libphonenumber: "+7 900 241-55-39".
 
-    Anything but digits (after an optional "+" and spaces) is returned unchanged, and digits
-    with no known calling code only get the "+".
+    SMS-man sends digits with the calling code; should a number come without it, `iso` is
+    tried as its country. A number valid either way wins; failing that, one of a possible
+    length as international; anything else gets only a "+". Text that is not digits (after an
+    optional "+" and spaces) is returned unchanged.
     """
     digits = "".join(number.split()).removeprefix("+")
     if not (digits.isascii() and digits.isdigit()):
         return number
-    code = _split_code(digits, iso)
-    if code is None:
-        return f"+{digits}"
-    national = digits[len(code) :]
-    groups = [f"+{code}"]
-    start = 0
-    for size in _group_sizes(code, national):
-        groups.append(national[start : start + size])
-        start += size
-    return " ".join(groups)
+    international = _parse(f"+{digits}", None)
+    national = _parse(digits, iso) if iso else None
+    chosen = next(
+        (n for n in (international, national) if n is not None and phonenumbers.is_valid_number(n)),
+        None,
+    )
+    if chosen is None and international and phonenumbers.is_possible_number(international):
+        chosen = international
+    if chosen is not None:
+        return phonenumbers.format_number(chosen, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return f"+{digits}"
