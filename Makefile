@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LOCALES := locales
+LOCALES := bot/locales
 DOMAIN := messages
 PO := $(wildcard $(LOCALES)/*/LC_MESSAGES/$(DOMAIN).po)
 MO := $(PO:.po=.mo)

@@ -11,7 +11,8 @@ from aiogram.utils.i18n import I18n, I18nMiddleware
 from bot.clock import Clock
 from bot.storage.database import Database
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+# Package data: an installed bot finds its catalogs next to its code (compiled at build).
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "messages"
 # Each language's own name, so a person finds theirs whatever the current language is.
 LANGUAGES: dict[str, str] = {"en": "English", "ru": "Русский", "zh": "中文"}

@@ -10,15 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 from benchmarks.common import UNPACED
 from bot.config import Settings
 from bot.factory import Application
-from bot.i18n import DOMAIN, LOCALES_DIR
+from bot.i18n import LOCALES_DIR
 from emulators.smsman import SmsManEmulator
 from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
+from setup import compile_catalogs
 
 SMSMAN_TOKEN = "test-token"
 # The environment variable of every setting, so tests can keep a developer's own out.
@@ -40,32 +39,18 @@ class FakeClock:
         self.now += seconds
 
 
-def compile_catalogs(out: Path) -> None:
-    """Compile every committed .po into `out`, skipping .mo files newer than their .po."""
-    for po_path in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
-        language = po_path.parent.parent.name
-        mo_path = out / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as source:
-            catalog = read_po(source, locale=language)
-        mo_path.parent.mkdir(parents=True, exist_ok=True)
-        with mo_path.open("wb") as target:
-            write_mo(target, catalog)
-
-
 @pytest.fixture(scope="session")
 def locales(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The catalogs compiled from the committed .po files, so no test depends on a stale .mo."""
     out = tmp_path_factory.mktemp("locales")
-    compile_catalogs(out)
+    compile_catalogs(LOCALES_DIR, out)
     return out
 
 
 @pytest.fixture(scope="session")
 def compiled_catalogs() -> None:
-    """Bot processes read locales/ themselves; `make` compiles it, this covers a bare pytest."""
-    compile_catalogs(LOCALES_DIR)
+    """Bot processes read bot/locales/ themselves; `make` compiles it, this covers a bare pytest."""
+    compile_catalogs(LOCALES_DIR, LOCALES_DIR)
 
 
 @pytest.fixture
