@@ -41,6 +41,7 @@ from bot.telegram.inflight import InFlight
 from bot.telegram.pacer import Limits, Pacer
 from bot.telegram.response_types import KeepResponseTypes
 from handlers import get_routers
+from keyboards.orders import card_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class Application:
         access = Access(db, settings, clock)
         provider_float = ProviderFloat(smsman, alerts, settings.low_balance_alert, clock)
         outbox = Outbox(
-            Notifier(bot, db, i18n, clock),
+            Notifier(bot, db, i18n, clock, card_keyboard),
             db,
             pacer,
             clock,

@@ -31,6 +31,15 @@ for language in sorted(LANGUAGES):
 """
 
 
+def pip(command: str, *args: str) -> None:
+    """pip offline, with what the venv has: the build uses its setuptools and Babel."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", command, "--quiet", "--no-deps", "--no-index", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = tmp_path_factory.mktemp("checkout")
@@ -40,12 +49,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
-        + ["--no-index", "--wheel-dir", str(out), str(source)],
-        check=True,
-        capture_output=True,
-    )
+    pip("wheel", "--no-build-isolation", "--wheel-dir", str(out), str(source))
     (built,) = out.glob("smsman_bot-*.whl")
     return built
 
@@ -60,12 +64,7 @@ def test_the_wheel_ships_the_product_and_its_catalogs_only(wheel: Path) -> None:
 
 def test_an_installed_bot_speaks_every_language(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
-        + ["--target", str(target), str(wheel)],
-        check=True,
-        capture_output=True,
-    )
+    pip("install", "--target", str(target), str(wheel))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}

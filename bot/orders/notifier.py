@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import StrEnum
 
 from aiogram import Bot, html
@@ -12,6 +13,7 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramNotFound,
 )
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from bot.catalog.countries import format_phone
@@ -20,7 +22,6 @@ from bot.orders.cards import card_text, place
 from bot.orders.lifecycle import REFUNDED, Tell
 from bot.storage.database import Database
 from bot.storage.records import Code, Order
-from keyboards.orders import card_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,17 @@ class Delivery(StrEnum):
     RETRY = "retry"
 
 
+# The card's buttons, drawn by `keyboards/` and handed in by the composition root, so the
+# services never import the presentation layer.
+CardKeyboard = Callable[[Order], InlineKeyboardMarkup]
+
+
 class Notifier:
-    def __init__(self, bot: Bot, db: Database, i18n: I18n, clock: Clock) -> None:
+    def __init__(
+        self, bot: Bot, db: Database, i18n: I18n, clock: Clock, card_keyboard: CardKeyboard
+    ) -> None:
         self._bot = bot
+        self._card_keyboard = card_keyboard
         self._db = db
         self._i18n = i18n
         self._clock = clock
@@ -105,7 +114,7 @@ class Notifier:
         codes = await self._db.order_codes(order.id)
         with self._i18n.context(), self._i18n.use_locale(locale):
             text = card_text(order, codes, self._clock(), locale)
-            markup = card_keyboard(order)
+            markup = self._card_keyboard(order)
         try:
             await self._bot.edit_message_text(
                 text=text,
