@@ -85,33 +85,38 @@ def build_order(models: list[type[BaseModel]], types: Mapping[str, Any]) -> list
             built.add(following)
             order.append(following)
 
-    def visit(model: type[BaseModel]) -> None:
+    def enter(model: type[BaseModel]) -> Iterator[type[BaseModel]]:
         index[model] = low[model] = len(index)
         stack.append(model)
         on_stack.add(model)
-        for dependency in sorted(needs[model], key=lambda m: m.__name__):
-            if dependency not in index:
-                visit(dependency)
-                low[model] = min(low[model], low[dependency])
-            elif dependency in on_stack:
-                low[model] = min(low[model], index[dependency])
-        if low[model] == index[model]:
-            component: list[type[BaseModel]] = []
-            while not component or component[-1] is not model:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-            place(component)
+        return iter(sorted(needs[model], key=lambda m: m.__name__))
 
-    limit = sys.getrecursionlimit()
-    # One frame per model on the longest dependency chain: a few hundred at most.
-    sys.setrecursionlimit(max(limit, 10_000))
-    try:
-        for model in models:
-            if model not in index:
-                visit(model)
-    finally:
-        sys.setrecursionlimit(limit)
+    # Depth-first with a stack of its own rather than recursion: a dependency chain as long as
+    # the model count must not need a deeper interpreter stack.
+    for root in models:
+        if root in index:
+            continue
+        path = [(root, enter(root))]
+        while path:
+            model, pending = path[-1]
+            for dependency in pending:
+                if dependency not in index:
+                    path.append((dependency, enter(dependency)))
+                    break
+                if dependency in on_stack:
+                    low[model] = min(low[model], index[dependency])
+            else:
+                path.pop()
+                if path:
+                    caller = path[-1][0]
+                    low[caller] = min(low[caller], low[model])
+                if low[model] == index[model]:
+                    component: list[type[BaseModel]] = []
+                    while not component or component[-1] is not model:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                    place(component)
     return order
 
 
