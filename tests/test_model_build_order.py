@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from bot import model_build_order
+
 ROOT = Path(__file__).resolve().parent.parent
+WARNING = "aiogram's models are built in aiogram's own order, without sharing memory: "
 
 # Run in a fresh interpreter, once importing `bot` first and once not: a sample of what the
 # models accept, refuse and produce, and the memory held once aiogram is imported.
@@ -99,3 +104,78 @@ async def test_aiogram_behaves_the_same_in_half_the_memory() -> None:
     assert after_bot["rebuild_restored"], "pydantic's model_rebuild is put back once used"
     # Measured: about 82 MiB against 165 MiB on Python 3.11 with aiogram 3.31.
     assert after_bot["peak_mib"] < 0.7 * alone["peak_mib"], (after_bot, alone)
+
+
+# With pydantic's model_rebuild where this module does not expect it, or with this module
+# failing while aiogram.types is imported: one warning, and aiogram as if `bot` did nothing.
+FALLBACK = r"""
+import sys
+from pydantic import BaseModel
+
+if sys.argv[1] == "moved":
+    # As if pydantic had moved it: models still have it, BaseModel's own dict no longer does.
+    rebuild = BaseModel.__dict__["model_rebuild"].__func__
+    del BaseModel.model_rebuild
+    type(BaseModel).model_rebuild = rebuild
+before = BaseModel.__dict__.get("model_rebuild")
+import bot
+import bot.model_build_order
+
+if sys.argv[1] == "raising":
+    def build_order(models, types):
+        raise RuntimeError("broken\non two lines")
+
+    bot.model_build_order.build_order = build_order
+from aiogram.types import Message, Update
+
+assert BaseModel.__dict__.get("model_rebuild") is before
+assert not any(type(f).__name__ == "_BuildOrderFinder" for f in sys.meta_path), sys.meta_path
+chat = {"id": 42, "type": "private", "first_name": "Ann"}
+update = Update.model_validate({"update_id": 1, "message": {
+    "message_id": 2, "date": 0, "chat": chat, "text": "hi",
+    "reply_to_message": {"message_id": 1, "date": 0, "chat": chat, "text": "x"},
+}})
+assert update.message.reply_to_message.chat.first_name == "Ann"
+assert Message.model_validate_json(update.message.model_dump_json()) == update.message
+print("ok")
+"""
+
+
+async def run(script: str, *args: str) -> tuple[str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode(), err.decode()
+
+
+async def test_an_unexpected_pydantic_or_a_failure_leaves_aiogram_as_it_was() -> None:
+    reasons = {
+        "moved": "TypeError: pydantic's BaseModel.model_rebuild is no longer a classmethod",
+        "raising": "RuntimeError: broken",
+    }
+    results = await asyncio.gather(*(run(FALLBACK, case) for case in reasons))
+    for (case, reason), (out, err) in zip(reasons.items(), results, strict=True):
+        assert out == "ok\n", case
+        assert err == f"{WARNING}{reason}\n", case
+
+
+def test_a_rebuild_outside_aiogram_still_reads_its_callers_names() -> None:
+    # While aiogram.types is imported, other libraries' model_rebuild() go through the wrapper.
+    finder = model_build_order._BuildOrderFinder(BaseModel.__dict__["model_rebuild"])
+
+    class Later(BaseModel):
+        item: Item  # defined below, resolved by the rebuild
+
+    class Item(BaseModel):
+        n: int
+
+    assert finder._model_rebuild(Later) is True
+    assert Later(item={"n": 1}).item.n == 1
