@@ -14,7 +14,7 @@ DATA = ("bot.orders.lifecycle",)
 
 
 def modules(package: str) -> list[tuple[str, Path]]:
-    found = []
+    found: list[tuple[str, Path]] = []
     for path in sorted((ROOT / package).rglob("*.py")):
         parts = path.relative_to(ROOT).with_suffix("").parts
         found.append((".".join(p for p in parts if p != "__init__"), path))
@@ -22,7 +22,7 @@ def modules(package: str) -> list[tuple[str, Path]]:
 
 
 def imported(path: Path) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
