@@ -60,10 +60,10 @@ pytest: $(STAMP) locales
 
 # Refresh the template from the code and merge it into every catalog (tests check both).
 i18n-update: $(STAMP)
-	$(BIN)/pybabel -q extract --no-location --sort-output -k _:1,1t -k _:1,2 -k __ -k gettext -k ngettext:1,2 \
+	$(BIN)/pybabel -q extract --no-wrap --no-location --sort-output -k _:1,1t -k _:1,2 -k __ -k gettext -k ngettext:1,2 \
 		--project=smsman-bot --version=0.1 --omit-header \
 		-o $(LOCALES)/$(DOMAIN).pot $(SOURCES)
-	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i $(LOCALES)/$(DOMAIN).pot -d $(LOCALES) -D $(DOMAIN)
+	$(BIN)/pybabel -q update --no-wrap --no-fuzzy-matching --ignore-obsolete -i $(LOCALES)/$(DOMAIN).pot -d $(LOCALES) -D $(DOMAIN)
 
 emulator: $(STAMP)
 	$(PY) -m emulators.smsman --port $(EMULATOR_PORT) --sms-after $(EMULATOR_SMS_AFTER)
