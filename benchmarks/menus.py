@@ -21,6 +21,7 @@ from benchmarks.common import (
     emulators,
     percentile,
     progress,
+    seed_orders,
     verdict,
     workdir,
 )
@@ -31,6 +32,7 @@ from emulators.telegram import DEFAULT_TOKEN, Call, ChatMessage, SimUser, Telegr
 from keyboards.callbacks import AppsCb, CountriesCb, MenuAction, MenuCb
 
 TARGET_MS = 20.0
+SOLD = 20
 STEP_TIMEOUT = 30.0
 # Bot API calls that show a screen: an edited menu, or a new message for typed text.
 DRAWS = frozenset({"editMessageText", "sendMessage"})
@@ -178,6 +180,8 @@ async def run(smoke: bool) -> list[Result]:
 
     async with workdir() as tmp, emulators(catalog) as (telegram, smsman):
         user = telegram.user(FIRST_USER_ID)
+        # Other people's purchases, so the pickers' first pages carry this bot's most bought.
+        await seed_orders(tmp / "bot.sqlite3", smsman, SOLD, [FIRST_USER_ID + 1])
         app = await Application.open(
             bot_settings(tmp, telegram, smsman, user.id), clock=frozen_clock
         )

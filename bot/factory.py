@@ -21,6 +21,7 @@ from aiogram.enums import ParseMode
 from aiogram.utils.i18n import I18n
 
 from bot.catalog.cache import Catalog
+from bot.catalog.popular import Popularity
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.i18n import LOCALES_DIR, UserLanguageMiddleware, create_i18n
@@ -88,7 +89,12 @@ def create_dispatcher(
 
 
 async def _on_startup(
-    bot: Bot, i18n: I18n, orders: OrderService, poller: Poller, outbox: Outbox
+    bot: Bot,
+    i18n: I18n,
+    orders: OrderService,
+    poller: Poller,
+    outbox: Outbox,
+    popular: Popularity,
 ) -> None:
     me = await bot.get_me()
     log.info("bot @%s (id %s) started", me.username, me.id)
@@ -96,14 +102,18 @@ async def _on_startup(
     outbox.start()
     await orders.resolve_interrupted()
     await poller.start()
+    await popular.start()
 
 
-async def _on_shutdown(poller: Poller, in_flight: InFlight, outbox: Outbox) -> None:
+async def _on_shutdown(
+    poller: Poller, in_flight: InFlight, outbox: Outbox, popular: Popularity
+) -> None:
     # Taps under way finish first (they may still edit a message), then the polls, then what
     # they left to send.
     await in_flight.drain(DRAIN_TIMEOUT)
     await poller.stop()
     await outbox.stop()
+    await popular.stop()
 
 
 @dataclass
@@ -186,6 +196,7 @@ class Application:
             alerts=alerts,
             orders=orders,
             purchases=purchases,
+            popular=Popularity(db, clock),
             poller=poller,
             outbox=outbox,
             access=access,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import islice
 
 from aiogram import html
 from aiogram.filters.callback_data import CallbackData
@@ -14,6 +15,7 @@ from aiogram.utils.i18n import ngettext
 
 from bot.catalog.cache import Catalog, CatalogCountry
 from bot.catalog.countries import COUNTRY_ALIASES, country_name, flag
+from bot.catalog.popular import Popularity, curated_ids
 from bot.catalog.search import Searchable, app_aliases, search
 from bot.money import format_money
 from bot.smsman.models import Application
@@ -33,6 +35,8 @@ COUNTRIES_PER_PAGE = 10
 APPS_PER_PAGE = 8
 RECENT = 3
 FOUND_MAX = 10
+# Orders of first rows kept per listing: people share the popular rows, not their recent ones.
+ARRANGEMENTS_KEPT = 256
 
 
 @dataclass
@@ -102,21 +106,37 @@ class Rows:
     items: list[Item]
     keys: list[Searchable]
     markups: dict[int, InlineKeyboardMarkup] = field(default_factory=dict, compare=False)
+    # These rows with other first rows (a person's recent and the popular), by those rows.
+    arranged: dict[tuple[int, ...], Rows] = field(default_factory=dict, compare=False)
 
     @cached_property
     def position(self) -> dict[int, int]:
         """Each entry's index by its id."""
         return {key.key: n for n, key in enumerate(self.keys)}
 
-    def recent_first(self, recent: Sequence[int]) -> Rows:
-        """These rows with this person's latest few choices moved to the top; the same rows,
-        keyboards and all, when none of them is here."""
-        first = [self.position[i] for i in dict.fromkeys(recent) if i in self.position][:RECENT]
+    def first(self, ids: Iterable[int], limit: int) -> Rows:
+        """These rows with those of `ids` that are here (the first `limit` of them, in that
+        order) moved to the top, the rest in their order; the same rows when none is here.
+        Kept, keyboards and all, for the next flip with the same first rows."""
+        first = tuple(
+            islice((self.position[i] for i in dict.fromkeys(ids) if i in self.position), limit)
+        )
         if not first:
             return self
-        moved = set(first)
-        order = first + [n for n in range(len(self.keys)) if n not in moved]
-        return Rows([self.items[n] for n in order], [self.keys[n] for n in order])
+        kept = self.arranged.get(first)
+        if kept is None:
+            moved = set(first)
+            order = [*first, *(n for n in range(len(self.keys)) if n not in moved)]
+            kept = Rows([self.items[n] for n in order], [self.keys[n] for n in order])
+            self.arranged[first] = kept
+            while len(self.arranged) > ARRANGEMENTS_KEPT:
+                del self.arranged[next(iter(self.arranged))]
+        return kept
+
+
+def mine(rows: Rows, recent: Sequence[int]) -> list[int]:
+    """A person's latest few choices that these rows hold."""
+    return [i for i in dict.fromkeys(recent) if i in rows.position][:RECENT]
 
 
 def _country_rows(known: dict[int, CatalogCountry], locale: str) -> Rows:
@@ -127,13 +147,17 @@ def _country_rows(known: dict[int, CatalogCountry], locale: str) -> Rows:
     )
 
 
-async def countries(catalog: Catalog, db: Database, user_id: int, locale: str) -> Listing:
+async def countries(
+    catalog: Catalog, popular: Popularity, db: Database, user_id: int, locale: str
+) -> Listing:
+    """Every country: this person's recent ones, this bot's most bought, then A–Z."""
     known = await catalog.countries()
     rows = catalog.view(("countries", locale), (known,), lambda: _country_rows(known, locale))
+    recent = mine(rows, await db.recent_choices(user_id, "country_id", RECENT))
     return Listing(
         screen="countries",
         title=_("🌍 Choose a country, or type its name:"),
-        rows=rows.recent_first(await db.recent_choices(user_id, "country_id", RECENT)),
+        rows=rows.first([*recent, *popular.countries], COUNTRIES_PER_PAGE),
         per_page=COUNTRIES_PER_PAGE,
         to_page=lambda page: CountriesCb(page=page),
         back=MenuCb(action=MenuAction.MAIN),
@@ -141,9 +165,15 @@ async def countries(catalog: Catalog, db: Database, user_id: int, locale: str) -
 
 
 async def apps(
-    catalog: Catalog, db: Database, user_id: int, locale: str, country_id: int
+    catalog: Catalog,
+    popular: Popularity,
+    db: Database,
+    user_id: int,
+    locale: str,
+    country_id: int,
 ) -> Listing | None:
-    """The apps in stock in one country with their prices; None for an unknown country."""
+    """The apps in stock in one country with their prices: this person's recent ones, the
+    curated most wanted, this bot's most bought, then A–Z; None for an unknown country."""
     country = (await catalog.countries()).get(country_id)
     if country is None:
         return None
@@ -169,8 +199,9 @@ async def apps(
     # By language too, although the apps' names are not translated: their Back is.
     rows = catalog.view(("apps", country_id, locale), (known, prices), build)
     # Apps bought elsewhere may not be on sale here: look further back than for countries.
-    recent = await db.recent_choices(user_id, "application_id", RECENT * 3)
-    rows = rows.recent_first(recent)
+    recent = mine(rows, await db.recent_choices(user_id, "application_id", RECENT * 3))
+    curated = catalog.view(("curated",), (known,), lambda: curated_ids(popular.curated, known))
+    rows = rows.first([*recent, *curated, *popular.apps], APPS_PER_PAGE)
     title = _("{country}: choose an app, or type its name:").format(
         country=html.quote(country_label(country, locale))
     )

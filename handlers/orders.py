@@ -20,8 +20,7 @@ from bot.storage.records import Order
 from bot.telegram.callback_answer import Answer
 from handlers.render import show
 from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb
-from keyboards.orders import card_keyboard, numbers_keyboard
-from keyboards.pickers import Page, picker
+from keyboards.orders import card_keyboard, history_keyboard, numbers_keyboard
 
 HISTORY_PER_PAGE = 5
 STATUS_MARKS = {
@@ -152,11 +151,7 @@ async def on_history(
         lines.append(history_line(order, codes, i18n.current_locale))
     if not past:
         lines = [_("📜 No past numbers yet.")]
-    markup = picker(
-        Page((), min(page, pages - 1), pages),
-        to_page=lambda p: HistoryCb(page=p),
-        back=MenuCb(action=MenuAction.MY_NUMBERS),
-    )
+    markup = history_keyboard(past, page=page, pages=pages, locale=i18n.current_locale)
     await show(query, "\n\n".join(lines), markup)
 
 

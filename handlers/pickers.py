@@ -9,6 +9,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.catalog.cache import Catalog
+from bot.catalog.popular import Popularity
 from bot.orders.purchase import Purchases
 from bot.storage.database import Database
 from bot.telegram.callback_answer import Answer
@@ -17,6 +18,7 @@ from handlers.access import BuyersOnly
 from handlers.listings import Listing
 from handlers.purchase import show_price
 from handlers.render import show
+from handlers.start import menu_keyboard
 from keyboards.callbacks import (
     AllAppsCb,
     AppsCb,
@@ -38,16 +40,27 @@ async def present(
     await db.set_screen(event.from_user.id, listing.screen, shown.message_id if shown else None)  # type: ignore[union-attr]
 
 
-async def on_buy(query: CallbackQuery, catalog: Catalog, db: Database, i18n: I18n) -> None:
+async def on_buy(
+    query: CallbackQuery, catalog: Catalog, popular: Popularity, db: Database, i18n: I18n
+) -> None:
     await present(
-        query, db, await listings.countries(catalog, db, query.from_user.id, i18n.current_locale)
+        query,
+        db,
+        await listings.countries(catalog, popular, db, query.from_user.id, i18n.current_locale),
     )
 
 
 async def on_countries(
-    query: CallbackQuery, callback_data: CountriesCb, catalog: Catalog, db: Database, i18n: I18n
+    query: CallbackQuery,
+    callback_data: CountriesCb,
+    catalog: Catalog,
+    popular: Popularity,
+    db: Database,
+    i18n: I18n,
 ) -> None:
-    listing = await listings.countries(catalog, db, query.from_user.id, i18n.current_locale)
+    listing = await listings.countries(
+        catalog, popular, db, query.from_user.id, i18n.current_locale
+    )
     await present(query, db, listing, callback_data.page)
 
 
@@ -55,6 +68,7 @@ async def on_apps(
     query: CallbackQuery,
     callback_data: AppsCb,
     catalog: Catalog,
+    popular: Popularity,
     db: Database,
     i18n: I18n,
     answer: Answer,
@@ -62,7 +76,7 @@ async def on_apps(
     # Prices may have to come from the provider: stop the spinner first.
     await answer()
     listing = await listings.apps(
-        catalog, db, query.from_user.id, i18n.current_locale, callback_data.country
+        catalog, popular, db, query.from_user.id, i18n.current_locale, callback_data.country
     )
     if listing is None:
         await show(query, _("This country is not offered any more."), back_to_menu())
@@ -98,13 +112,13 @@ async def on_noop(_query: CallbackQuery) -> None:
 
 
 async def current_listing(
-    screen: str, catalog: Catalog, db: Database, user_id: int, locale: str
+    screen: str, catalog: Catalog, popular: Popularity, db: Database, user_id: int, locale: str
 ) -> Listing | None:
     kind, _sep, arg = screen.partition(":")
     if kind == "countries":
-        return await listings.countries(catalog, db, user_id, locale)
+        return await listings.countries(catalog, popular, db, user_id, locale)
     if kind == "apps" and arg.isdigit():
-        return await listings.apps(catalog, db, user_id, locale, int(arg))
+        return await listings.apps(catalog, popular, db, user_id, locale, int(arg))
     if kind == "allapps":
         return await listings.all_apps(catalog, locale)
     if kind == "cheapest" and arg.isdigit():
@@ -113,7 +127,12 @@ async def current_listing(
 
 
 async def on_text(
-    message: Message, catalog: Catalog, db: Database, purchases: Purchases, i18n: I18n
+    message: Message,
+    catalog: Catalog,
+    popular: Popularity,
+    db: Database,
+    purchases: Purchases,
+    i18n: I18n,
 ) -> None:
     """Typed text searches the picker on screen; one match is chosen at once."""
     user = message.from_user
@@ -121,13 +140,18 @@ async def on_text(
     record = await db.get_user(user.id) if user else None
     listing = None
     if user and record and record.screen and query:
-        listing = await current_listing(record.screen, catalog, db, user.id, i18n.current_locale)
+        listing = await current_listing(
+            record.screen, catalog, popular, db, user.id, i18n.current_locale
+        )
     if listing is None or user is None:
-        await message.answer(_("Use the menu to buy a number:"), reply_markup=main_menu())
+        markup = await menu_keyboard(db, user.id, i18n.current_locale) if user else main_menu()
+        await message.answer(_("Use the menu to buy a number:"), reply_markup=markup)
         return
     found = listing.matches(query[:100])
     if len(found) == 1:
-        await choose(message, found[0].callback, catalog, db, purchases, i18n.current_locale)
+        await choose(
+            message, found[0].callback, catalog, popular, db, purchases, i18n.current_locale
+        )
         return
     if not found:
         text, markup = listing.page(0)
@@ -143,6 +167,7 @@ async def choose(
     message: Message,
     callback: CallbackData,
     catalog: Catalog,
+    popular: Popularity,
     db: Database,
     purchases: Purchases,
     locale: str,
@@ -156,11 +181,12 @@ async def choose(
             callback.app,
             catalog=catalog,
             purchases=purchases,
+            db=db,
             locale=locale,
         )
         return
     if isinstance(callback, AppsCb):
-        listing = await listings.apps(catalog, db, user_id, locale, callback.country)
+        listing = await listings.apps(catalog, popular, db, user_id, locale, callback.country)
     elif isinstance(callback, CheapestCb):
         listing = await listings.cheapest(catalog, locale, callback.app)
     else:

@@ -17,16 +17,28 @@ from bot.orders.limits import Limit, Refusal
 from bot.orders.purchase import Purchases
 from bot.orders.service import Result
 from bot.storage.database import Database
-from bot.storage.records import Quote
+from bot.storage.records import Quote, SavedPair
 from bot.telegram.callback_answer import Answer
 from handlers.access import BuyersOnly
 from handlers.listings import country_label
 from handlers.render import show
 from handlers.texts import no_access_text, unavailable_text
-from keyboards.callbacks import AppsCb, BuyCb, CheapestCb, OrderAction, OrderCb, PriceCb
+from keyboards.callbacks import (
+    AppsCb,
+    BuyCb,
+    CheapestCb,
+    OrderAction,
+    OrderCb,
+    PriceCb,
+    SaveAction,
+    SaveCb,
+)
 from keyboards.menus import back_to_menu
 from keyboards.orders import card_keyboard
 from keyboards.pickers import Item, buttons
+
+# Shortcuts on the main menu a person may keep.
+MAX_SAVED = 10
 
 
 def price_text(quote: Quote, count: int | None, locale: str) -> str:
@@ -45,7 +57,18 @@ def price_text(quote: Quote, count: int | None, locale: str) -> str:
     return "\n".join(lines)
 
 
-def price_keyboard(quote: Quote) -> InlineKeyboardMarkup:
+async def is_saved(db: Database, user_id: int, country_id: int, app_id: int) -> bool:
+    pairs = await db.saved_pairs(user_id)
+    return any((p.country_id, p.application_id) == (country_id, app_id) for p in pairs)
+
+
+def price_keyboard(quote: Quote, *, saved: bool) -> InlineKeyboardMarkup:
+    pair = {"country": quote.country_id, "app": quote.application_id}
+    keep = (
+        Item(_("✖️ Remove from saved"), SaveCb(**pair, action=SaveAction.REMOVE))
+        if saved
+        else Item(_("⭐ Save"), SaveCb(**pair, action=SaveAction.SAVE))
+    )
     actions = [
         Item(
             _("✅ Buy for {price}").format(price=format_money(quote.price, quote.currency)),
@@ -55,6 +78,7 @@ def price_keyboard(quote: Quote) -> InlineKeyboardMarkup:
             _("🌍 Other countries for {app}").format(app=quote.app_title),
             CheapestCb(app=quote.application_id, page=0),
         ),
+        keep,
     ]
     return buttons(actions, back=AppsCb(country=quote.country_id, page=0))
 
@@ -66,6 +90,7 @@ async def show_price(
     *,
     catalog: Catalog,
     purchases: Purchases,
+    db: Database,
     locale: str,
 ) -> None:
     """Price, stock and a Buy button bound to a fresh quote of exactly this price."""
@@ -86,7 +111,8 @@ async def show_price(
         await show(event, text, buttons([suggest], back=AppsCb(country=country_id, page=0)))
         return
     quote = await purchases.quote(event.from_user.id, country, app, price)
-    await show(event, price_text(quote, price.count, locale), price_keyboard(quote))
+    saved = await is_saved(db, event.from_user.id, country_id, app_id)
+    await show(event, price_text(quote, price.count, locale), price_keyboard(quote, saved=saved))
 
 
 async def on_price(
@@ -94,6 +120,7 @@ async def on_price(
     callback_data: PriceCb,
     catalog: Catalog,
     purchases: Purchases,
+    db: Database,
     i18n: I18n,
     answer: Answer,
 ) -> None:
@@ -104,8 +131,55 @@ async def on_price(
         callback_data.app,
         catalog=catalog,
         purchases=purchases,
+        db=db,
         locale=i18n.current_locale,
     )
+
+
+async def on_save(
+    query: CallbackQuery,
+    callback_data: SaveCb,
+    catalog: Catalog,
+    purchases: Purchases,
+    db: Database,
+    clock: Clock,
+    i18n: I18n,
+    answer: Answer,
+) -> None:
+    """Keep the pair on the price screen for the main menu, or let it go; the screen redraws."""
+    user_id = query.from_user.id
+    if callback_data.action is SaveAction.REMOVE:
+        await db.remove_pair(user_id, callback_data.country, callback_data.app)
+        said = _("Removed from the main menu.")
+    else:
+        country = (await catalog.countries()).get(callback_data.country)
+        app = (await catalog.applications()).get(callback_data.app)
+        if country is None or app is None:
+            await answer(_("This offer is not available any more."), show_alert=True)
+            return
+        pair = SavedPair(country.id, app.id, country.title, country.iso, app.title)
+        if not await db.save_pair(user_id, pair, clock(), MAX_SAVED):
+            await answer(
+                ngettext(
+                    "You can keep {count} pair. Remove it first (on its price screen).",
+                    "You can keep {count} pairs. Remove one first (on its price screen).",
+                    MAX_SAVED,
+                ).format(count=MAX_SAVED),
+                show_alert=True,
+            )
+            return
+        said = _("⭐ Saved: it is on the main menu now.")
+    # Redrawn before the answer: the next tap then finds the screen as the answer says.
+    await show_price(
+        query,
+        callback_data.country,
+        callback_data.app,
+        catalog=catalog,
+        purchases=purchases,
+        db=db,
+        locale=i18n.current_locale,
+    )
+    await answer(said)
 
 
 def refusal_text(refusal: Refusal, now: float) -> str:
@@ -152,7 +226,8 @@ async def render_result(
             new=format_money(result.quote.price, result.quote.currency),
         )
         body = price_text(result.quote, None, locale)
-        await show(query, f"{warning}\n\n{body}", price_keyboard(result.quote))
+        saved = await is_saved(db, order.user_id, order.country_id, order.application_id)
+        await show(query, f"{warning}\n\n{body}", price_keyboard(result.quote, saved=saved))
     elif tell is Tell.NO_NUMBERS and order is not None:
         text = _("😔 The last {app} numbers in {country} are gone.").format(
             app=html.quote(order.app_title),
@@ -235,6 +310,7 @@ def build_router() -> Router:
     router = Router(name="purchase")
     router.callback_query.middleware(BuyersOnly())
     router.callback_query.register(on_price, PriceCb.filter())
+    router.callback_query.register(on_save, SaveCb.filter())
     router.callback_query.register(on_purchase, BuyCb.filter())
     router.callback_query.register(on_purchase, OrderCb.filter(F.action == OrderAction.RETRY))
     return router

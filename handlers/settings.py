@@ -10,9 +10,9 @@ from aiogram.utils.i18n import gettext as _
 from bot.storage.database import Database
 from bot.telegram.callback_answer import Answer
 from handlers.render import show
-from handlers.start import menu_text
+from handlers.start import menu_keyboard, menu_text
 from keyboards.callbacks import LanguageCb, MenuAction, MenuCb
-from keyboards.menus import language_menu, main_menu
+from keyboards.menus import language_menu
 
 
 async def on_language_menu(query: CallbackQuery, i18n: I18n) -> None:
@@ -25,7 +25,8 @@ async def on_language_chosen(
     language = callback_data.language.value
     await db.set_user_language(query.from_user.id, language)
     with i18n.use_locale(language):
-        await show(query, menu_text(query.from_user.first_name), main_menu())
+        markup = await menu_keyboard(db, query.from_user.id, language)
+        await show(query, menu_text(query.from_user.first_name), markup)
         await answer(_("Language changed."))
 
 

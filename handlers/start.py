@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from aiogram import F, Router, html
 from aiogram.filters import Command, CommandStart
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.storage.database import Database
 from handlers.render import show
 from keyboards.callbacks import MenuAction, MenuCb
 from keyboards.menus import back_to_menu, main_menu
+
+
+async def menu_keyboard(db: Database, user_id: int, locale: str) -> InlineKeyboardMarkup:
+    """The main menu's buttons with this person's saved pairs."""
+    return main_menu(await db.saved_pairs(user_id), locale)
 
 
 def menu_text(first_name: str) -> str:
@@ -31,17 +38,19 @@ def help_text() -> str:
     )
 
 
-async def on_start(message: Message) -> None:
-    name = message.from_user.first_name if message.from_user else ""
-    await message.answer(menu_text(name), reply_markup=main_menu())
+async def on_start(message: Message, db: Database, i18n: I18n) -> None:
+    user = message.from_user
+    markup = await menu_keyboard(db, user.id, i18n.current_locale) if user else main_menu()
+    await message.answer(menu_text(user.first_name if user else ""), reply_markup=markup)
 
 
 async def on_help(message: Message) -> None:
     await message.answer(help_text(), reply_markup=back_to_menu())
 
 
-async def on_menu(query: CallbackQuery) -> None:
-    await show(query, menu_text(query.from_user.first_name), main_menu())
+async def on_menu(query: CallbackQuery, db: Database, i18n: I18n) -> None:
+    markup = await menu_keyboard(db, query.from_user.id, i18n.current_locale)
+    await show(query, menu_text(query.from_user.first_name), markup)
 
 
 async def on_help_button(query: CallbackQuery) -> None:

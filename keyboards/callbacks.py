@@ -81,6 +81,19 @@ class PriceCb(CallbackData, prefix="p"):
     app: Id
 
 
+class SaveAction(IntEnum):
+    REMOVE = 0
+    SAVE = 1
+
+
+class SaveCb(CallbackData, prefix="s"):
+    """Keep a country and app for the main menu, or stop keeping it."""
+
+    country: Id
+    app: Id
+    action: Annotated[SaveAction, BeforeValidator(_plain_digits)]
+
+
 class BuyCb(CallbackData, prefix="b"):
     quote: Id
 

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.catalog.countries import country_name, flag
 from bot.i18n import LANGUAGES
-from keyboards.callbacks import Language, LanguageCb, MenuAction, MenuCb
+from bot.storage.records import SavedPair
+from keyboards.callbacks import Language, LanguageCb, MenuAction, MenuCb, PriceCb
 
 
-def main_menu() -> InlineKeyboardMarkup:
+def main_menu(saved: Sequence[SavedPair] = (), locale: str = "en") -> InlineKeyboardMarkup:
+    """The menu, with a person's saved pairs first: one tap to their price screens."""
     builder = InlineKeyboardBuilder()
+    for pair in saved:
+        country = country_name(pair.country_iso, pair.country_title, locale)
+        builder.button(
+            text=f"⭐ {pair.app_title} · {flag(pair.country_iso)} {country}",
+            callback_data=PriceCb(country=pair.country_id, app=pair.application_id),
+        )
     builder.button(text=_("🛒 Buy a number"), callback_data=MenuCb(action=MenuAction.BUY))
     builder.button(text=_("📱 My numbers"), callback_data=MenuCb(action=MenuAction.MY_NUMBERS))
     builder.button(text=_("🌐 Language"), callback_data=MenuCb(action=MenuAction.LANGUAGE))
     builder.button(text=_("❓ Help"), callback_data=MenuCb(action=MenuAction.HELP))
-    builder.adjust(1, 2, 1)
+    builder.adjust(*([1] * len(saved)), 1, 2, 1)
     return builder.as_markup()
 
 

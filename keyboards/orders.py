@@ -6,11 +6,12 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.catalog.countries import flag, format_phone
+from bot.catalog.countries import country_name, flag, format_phone
 from bot.orders.lifecycle import RETRYABLE, OrderStatus
 from bot.storage.records import Order
 from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb, PriceCb
 from keyboards.menus import add_menu_button
+from keyboards.pickers import Item, Page, picker
 
 
 def card_keyboard(order: Order) -> InlineKeyboardMarkup:
@@ -29,10 +30,11 @@ def card_keyboard(order: Order) -> InlineKeyboardMarkup:
         actions = [(_("🔄 Try again"), OrderAction.RETRY)]
     for text, action in actions:
         builder.button(text=text, callback_data=OrderCb(order=order.id, action=action))
-    if order.status is OrderStatus.LOST:
-        # It may hold a number already: buying again goes through the price once more.
+    if not order.is_open:
+        # Today's price for the same country and app, a fresh quote and a new number; for a
+        # LOST order, which may hold a number already, a deliberate second purchase.
         builder.button(
-            text=_("🛒 Buy again"),
+            text=_("🔁 Buy again"),
             callback_data=PriceCb(country=order.country_id, app=order.application_id),
         )
     builder.button(text=_("📱 My numbers"), callback_data=MenuCb(action=MenuAction.MY_NUMBERS))
@@ -54,3 +56,27 @@ def numbers_keyboard(orders: list[Order]) -> InlineKeyboardMarkup:
     add_menu_button(builder)
     builder.adjust(1)
     return builder.as_markup()
+
+
+def history_keyboard(
+    past: list[Order], *, page: int, pages: int, locale: str
+) -> InlineKeyboardMarkup:
+    """Buy again for each country and app on this page of the history (once each), then the
+    pages and Back."""
+    pairs: dict[tuple[int, int], Order] = {}
+    for order in past:
+        pairs.setdefault((order.country_id, order.application_id), order)
+    again = [
+        Item(
+            f"🔁 {o.app_title} · {flag(o.country_iso)} "
+            f"{country_name(o.country_iso, o.country_title, locale)}",
+            PriceCb(country=country_id, app=app_id),
+        )
+        for (country_id, app_id), o in pairs.items()
+    ]
+    return picker(
+        Page(again, min(page, pages - 1), pages),
+        to_page=lambda p: HistoryCb(page=p),
+        back=MenuCb(action=MenuAction.MY_NUMBERS),
+        columns=1,
+    )

@@ -1,4 +1,4 @@
-"""The built wheel is the product alone, and an installed bot speaks every language we ship."""
+"""The built wheel is the product alone, with its data: every language, the curated list."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.mo", "*.egg-info")
 # Run from an empty directory with only the installed wheel ahead of site-packages.
 SPEAKS = """
 import sys, bot
+from bot.catalog.popular import load_curated
 from bot.i18n import LANGUAGES, create_i18n
 assert bot.__file__.startswith(sys.argv[1]), bot.__file__
+assert load_curated(), "the curated list ships too"
 i18n = create_i18n("en")
 print(sorted(i18n.available_locales))
 for language in sorted(LANGUAGES):

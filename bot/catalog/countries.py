@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 
@@ -192,17 +193,12 @@ def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
         return None
 
 
-def format_phone(number: str, iso: str | None = None) -> str:
-    """International form of an SMS-man number, by libphonenumber: "+7 900 241-55-39".
-
-    SMS-man sends digits with the calling code; should a number come without it, `iso` is
-    tried as its country. A number valid either way wins; failing that, one of a possible
-    length as international; anything else gets only a "+". Text that is not digits (after an
-    optional "+" and spaces) is returned unchanged.
-    """
+def _phone(number: str, iso: str | None) -> phonenumbers.PhoneNumber | None:
+    """What libphonenumber makes of an SMS-man number: one valid with its own calling code or,
+    failing that, as a national number of `iso`; failing both, one of a possible length."""
     digits = "".join(number.split()).removeprefix("+")
     if not (digits.isascii() and digits.isdigit()):
-        return number
+        return None
     international = _parse(f"+{digits}", None)
     national = _parse(digits, iso) if iso else None
     chosen = next(
@@ -211,6 +207,39 @@ def format_phone(number: str, iso: str | None = None) -> str:
     )
     if chosen is None and international and phonenumbers.is_possible_number(international):
         chosen = international
-    if chosen is not None:
-        return phonenumbers.format_number(chosen, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    return f"+{digits}"
+    return chosen
+
+
+def format_phone(number: str, iso: str | None = None) -> str:
+    """International form of an SMS-man number, by libphonenumber: "+7 900 241-55-39".
+
+    SMS-man sends digits with the calling code; should a number come without it, `iso` is
+    tried as its country. Digits libphonenumber cannot place get only a "+"; text that is not
+    digits (after an optional "+" and spaces) is returned unchanged.
+    """
+    parsed = _phone(number, iso)
+    if parsed is not None:
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    digits = "".join(number.split()).removeprefix("+")
+    return f"+{digits}" if digits.isascii() and digits.isdigit() else number
+
+
+@dataclass(frozen=True, slots=True)
+class PasteForms:
+    """A number as sign-up forms ask for it: E.164 ("+12025552201"), and the national
+    significant number with its calling code apart ("2025552201", "+1"), when known."""
+
+    e164: str
+    national: str | None = None
+    calling_code: str | None = None
+
+
+def paste_forms(number: str, iso: str | None = None) -> PasteForms:
+    parsed = _phone(number, iso)
+    if parsed is None:
+        return PasteForms(format_phone(number, iso).replace(" ", ""))
+    return PasteForms(
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        phonenumbers.national_significant_number(parsed),
+        f"+{parsed.country_code}",
+    )

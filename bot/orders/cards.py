@@ -9,7 +9,7 @@ from aiogram import html
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.text_decorations import html_decoration
 
-from bot.catalog.countries import country_name, flag, format_phone
+from bot.catalog.countries import country_name, flag, paste_forms
 from bot.money import format_money
 from bot.orders.lifecycle import LIVE_STATUSES, OrderStatus
 from bot.storage.records import Code, Order
@@ -98,10 +98,24 @@ def may_be_charged() -> str:
     )
 
 
+def number_lines(number: str, iso: str | None) -> list[str]:
+    """The number ready to paste, as forms ask for it: with the calling code, and without it
+    for forms that take the country apart; each taps to copy."""
+    forms = paste_forms(number, iso)
+    lines = [f"☎️ <code>{html.quote(forms.e164)}</code>"]
+    if forms.national is not None and forms.calling_code is not None:
+        lines.append(
+            _("🔢 Without {code}: <code>{national}</code>").format(
+                code=forms.calling_code, national=forms.national
+            )
+        )
+    return lines
+
+
 def card_text(order: Order, codes: list[Code], now: float, locale: str) -> str:
     lines = [f"📱 {place(order, locale)}"]
     if order.number:
-        lines.append(f"☎️ <code>{format_phone(order.number, order.country_iso)}</code>")
+        lines.extend(number_lines(order.number, order.country_iso))
     lines.append(
         _("💰 Price: <b>{price}</b>").format(price=format_money(order.price, order.currency))
     )

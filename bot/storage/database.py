@@ -18,6 +18,7 @@ from bot.storage.records import (
     Code,
     Order,
     Quote,
+    SavedPair,
     User,
     code_from_row,
     order_from_row,
@@ -67,6 +68,7 @@ class Database:
         self._access: dict[int, bool | None] = {}
         # By person, then by (column, limit): a new order forgets all of one person's.
         self._recent: dict[int, dict[tuple[str, int], list[int]]] = {}
+        self._saved: dict[int, list[SavedPair]] = {}
         # The newest write under way of some of a person's fields, by person and field names.
         self._latest_writes: dict[tuple[Any, ...], object] = {}
 
@@ -409,6 +411,70 @@ class Database:
         choices: list[int] = [row["choice"] for row in rows]
         _keep(self._recent, user_id, self._recent.get(user_id, {}))[(column, limit)] = choices
         return list(choices)
+
+    async def most_bought(self, column: str, since: float, limit: int) -> list[int]:
+        """Countries or apps of the orders that got a number since `since`, most first."""
+        if column not in ("country_id", "application_id"):
+            raise ValueError(column)
+        rows = await self._all(
+            f"SELECT {column} AS choice FROM orders WHERE created_at >= ?"
+            f" AND request_id IS NOT NULL GROUP BY {column}"
+            " ORDER BY COUNT(*) DESC, MAX(id) DESC LIMIT ?",
+            (since, limit),
+        )
+        return [row["choice"] for row in rows]
+
+    # saved pairs
+
+    async def saved_pairs(self, user_id: int) -> list[SavedPair]:
+        """A person's saved pairs, oldest first."""
+        kept = self._saved.get(user_id)
+        if kept is None:
+            rows = await self._all(
+                "SELECT country_id, application_id, country_title, country_iso, app_title"
+                " FROM saved_pairs WHERE user_id = ? ORDER BY saved_at, rowid",
+                (user_id,),
+            )
+            kept = _keep(self._saved, user_id, [SavedPair(**dict(row)) for row in rows])
+        return list(kept)
+
+    async def save_pair(self, user_id: int, pair: SavedPair, now: float, limit: int) -> bool:
+        """Keep a pair for a person, unless they have `limit` already; true when it is kept
+        (saving one already kept changes nothing and is true)."""
+        self._saved.pop(user_id, None)
+        # One statement, so the count and the insert cannot be split by another write.
+        changed, _row = await self._write(
+            "INSERT INTO saved_pairs (user_id, country_id, application_id, country_title,"
+            " country_iso, app_title, saved_at)"
+            " SELECT ?, ?, ?, ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM saved_pairs"
+            " WHERE user_id = ?) < ? ON CONFLICT DO NOTHING",
+            (
+                user_id,
+                pair.country_id,
+                pair.application_id,
+                pair.country_title,
+                pair.country_iso,
+                pair.app_title,
+                now,
+                user_id,
+                limit,
+            ),
+        )
+        self._saved.pop(user_id, None)
+        if changed == 1:
+            return True
+        return any(
+            (p.country_id, p.application_id) == (pair.country_id, pair.application_id)
+            for p in await self.saved_pairs(user_id)
+        )
+
+    async def remove_pair(self, user_id: int, country_id: int, application_id: int) -> None:
+        self._saved.pop(user_id, None)
+        await self._write(
+            "DELETE FROM saved_pairs WHERE user_id = ? AND country_id = ? AND application_id = ?",
+            (user_id, country_id, application_id),
+        )
+        self._saved.pop(user_id, None)
 
     async def orders_since(self, user_id: int, since: float) -> list[Order]:
         rows = await self._all(

@@ -75,6 +75,17 @@ class Code:
     delivery_error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class SavedPair:
+    """A country and app a person keeps for one-tap access from the main menu."""
+
+    country_id: int
+    application_id: int
+    country_title: str
+    country_iso: str | None
+    app_title: str
+
+
 def order_from_row(row: sqlite3.Row) -> Order:
     """An order as read from its row (aiosqlite's rows are sqlite3's)."""
     values = dict(row)

@@ -73,4 +73,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX orders_by_retry ON orders(retry_of);
     ALTER TABLE orders ADD COLUMN delivery_note TEXT;
     """,
+    """
+    CREATE TABLE saved_pairs (
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        country_id INTEGER NOT NULL,
+        application_id INTEGER NOT NULL,
+        country_title TEXT NOT NULL,
+        country_iso TEXT,
+        app_title TEXT NOT NULL,
+        saved_at REAL NOT NULL,
+        PRIMARY KEY (user_id, country_id, application_id)
+    );
+    CREATE INDEX orders_by_time ON orders(created_at);
+    """,
 )

@@ -1,0 +1,103 @@
+"""What people come for: a curated list of services, and what this bot's people bought lately."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.catalog.search import normalize
+from bot.clock import Clock
+from bot.smsman.models import Application
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+CURATED_FILE = Path(__file__).with_name("popular.toml")
+# Sales older than this no longer count.
+WINDOW_SECONDS = 30 * 86_400
+REFRESH_SECONDS = 300.0
+# More than a first page holds, as some will be out of stock or already shown.
+KEPT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    title: str
+    aliases: tuple[str, ...] = ()
+
+
+def load_curated(path: Path = CURATED_FILE) -> tuple[Service, ...]:
+    with path.open("rb") as file:
+        data = tomllib.load(file)
+    return tuple(
+        Service(str(entry["title"]), tuple(str(a) for a in entry.get("aliases", ())))
+        for entry in data.get("service", [])
+    )
+
+
+def curated_ids(services: tuple[Service, ...], apps: Mapping[int, Application]) -> list[int]:
+    """The catalog's ids of the curated services, in the list's order; a service the catalog
+    lacks is left out, and of two apps with one name the lower id is taken."""
+    by_name: dict[str, int] = {}
+    for app_id in sorted(apps):
+        by_name.setdefault(normalize(apps[app_id].title), app_id)
+    found: list[int] = []
+    for service in services:
+        for name in (service.title, *service.aliases):
+            match = by_name.get(normalize(name))
+            if match is not None:
+                if match not in found:
+                    found.append(match)
+                break
+    return found
+
+
+class Popularity:
+    """This bot's most bought apps and countries of the last 30 days, kept in memory and
+    read again every few minutes, so a page flip makes no sqlite round trip."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        curated: tuple[Service, ...] | None = None,
+        every: float = REFRESH_SECONDS,
+    ) -> None:
+        self.curated = load_curated() if curated is None else curated
+        self._db = db
+        self._clock = clock
+        self._every = every
+        self.apps: tuple[int, ...] = ()
+        self.countries: tuple[int, ...] = ()
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> None:
+        since = self._clock() - WINDOW_SECONDS
+        self.apps = tuple(await self._db.most_bought("application_id", since, KEPT))
+        self.countries = tuple(await self._db.most_bought("country_id", since, KEPT))
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._keep_fresh(), name="popularity")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _keep_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            try:
+                await self.refresh()
+            except Exception:
+                # The last figures stay: a stale order of buttons beats none.
+                log.exception("popularity not refreshed")
