@@ -169,8 +169,13 @@ class BotApi:
             "from": self.bot_user if message.from_bot else chat.user,
             "chat": chat.api_object(),
             "date": message.date,
-            "text": message.text,
         }
+        if message.invoice is not None:
+            data["invoice"] = message.invoice
+        elif message.successful_payment is not None:
+            data["successful_payment"] = message.successful_payment
+        else:
+            data["text"] = message.text
         if message.edit_date is not None:
             data["edit_date"] = message.edit_date
         if message.entities:

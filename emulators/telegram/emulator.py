@@ -16,7 +16,6 @@ from typing import Any, Self, TypeVar
 from aiohttp import web
 
 from emulators.telegram.api import (
-    BotApi,
     loop_time,
 )
 from emulators.telegram.flood import FloodLimits, counts_against_limits
@@ -27,15 +26,25 @@ from emulators.telegram.models import (
     CallbackQuery,
     Chat,
 )
+from emulators.telegram.payments import StarsApi
 from emulators.telegram.user import SimUser
 
 T = TypeVar("T")
 DEFAULT_TOKEN = "123456:TEST-token"
 _INT_PARAMS = frozenset(
-    {"chat_id", "message_id", "offset", "limit", "timeout", "cache_time", "reply_to_message_id"}
+    {
+        "chat_id",
+        "message_id",
+        "offset",
+        "limit",
+        "timeout",
+        "cache_time",
+        "reply_to_message_id",
+        "user_id",
+    }
 )
 _BOOL_PARAMS = frozenset(
-    {"show_alert", "drop_pending_updates", "disable_notification", "protect_content"}
+    {"show_alert", "drop_pending_updates", "disable_notification", "protect_content", "ok"}
 )
 _JSON_PARAMS = frozenset(
     {
@@ -46,6 +55,7 @@ _JSON_PARAMS = frozenset(
         "allowed_updates",
         "link_preview_options",
         "reply_parameters",
+        "prices",
     }
 )
 
@@ -81,7 +91,7 @@ def _token_is_well_formed(token: str) -> bool:
     )
 
 
-class TelegramEmulator(BotApi):
+class TelegramEmulator(StarsApi):
     """Serves the Bot API on 127.0.0.1 (or in-process, through ``call``, without ``start``)
     and keeps each user's private chat as the user sees it.
 
@@ -185,6 +195,7 @@ class TelegramEmulator(BotApi):
         self._updates.clear()
         self._allowed_updates = None
         self.flood = None
+        self.forget_payments()
         self._poll_generation += 1
         self._active_poll = None
         self._notify()

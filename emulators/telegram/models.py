@@ -72,6 +72,11 @@ class ChatMessage:
     deleted: bool = False
     # The chat's change counter when this message last changed, to tell fresh ones from stale.
     version: int = 0
+    # An invoice the bot sent (its payload is the bot's, never shown to the person), or a
+    # payment the person made: such messages have no text.
+    invoice: ApiObject | None = None
+    invoice_payload: str | None = None
+    successful_payment: ApiObject | None = None
 
     @property
     def buttons(self) -> list[list[Button]]:
@@ -85,7 +90,12 @@ class ChatMessage:
         notes = [f"edited {self.edited}x"] if self.edited else []
         notes += ["deleted"] if self.deleted else []
         suffix = f"  ({', '.join(notes)})" if notes else ""
-        lines = [f"#{self.message_id} {author}: {self.text}{suffix}"]
+        shown = self.text
+        if self.invoice is not None:
+            shown = f"[invoice {self.invoice['title']}: {self.invoice['total_amount']} ⭐]"
+        elif self.successful_payment is not None:
+            shown = f"[paid {self.successful_payment['total_amount']} ⭐]"
+        lines = [f"#{self.message_id} {author}: {shown}{suffix}"]
         lines += ["    " + " ".join(str(button) for button in row) for row in self.buttons]
         return "\n".join(lines)
 

@@ -10,6 +10,7 @@ from emulators.telegram.models import Button, CallbackAnswer, Chat, ChatMessage
 
 if TYPE_CHECKING:
     from emulators.telegram.emulator import TelegramEmulator
+    from emulators.telegram.payments import PreCheckout
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
@@ -128,6 +129,11 @@ class SimUser:
         self.mark()
         query = self.emulator.user_taps(self.chat, target, callback_data)
         return Tap(query.id, callback_data, target, self)
+
+    async def pay(self, invoice: ChatMessage) -> PreCheckout:
+        """Tap Pay on an invoice; the payment goes through once the bot says ok in time."""
+        self.mark()
+        return self.emulator.user_pays(self.chat, invoice)
 
     async def wait_for(
         self,
