@@ -26,6 +26,7 @@ from bot.storage.records import (
     user_from_row,
 )
 from bot.storage.schema import MIGRATIONS
+from bot.storage.wallets import WalletQueries
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -49,7 +50,7 @@ def _keep(cache: dict[K, V], key: K, value: V) -> V:
     return value
 
 
-class Database:
+class Database(WalletQueries):
     """One connection per process; writes take turns, so a transaction holds only its own.
 
     All coroutines share the connection, and sqlite has one transaction per connection: a

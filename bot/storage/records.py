@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 from bot.orders.lifecycle import OPEN_STATUSES, OrderStatus
 
@@ -84,6 +85,46 @@ class SavedPair:
     country_title: str
     country_iso: str | None
     app_title: str
+
+
+class LedgerKind(StrEnum):
+    """Why a wallet's balance moved; each kind's key is used at most once."""
+
+    # + keyed by Telegram's telegram_payment_charge_id
+    TOPUP = "topup"
+    # − keyed by the order row of the purchase attempt
+    PURCHASE = "purchase"
+    # + the same key, when that attempt definitely sold nothing
+    REVERSAL = "reversal"
+    # + keyed by the order, once SMS-man took the number back
+    REFUND = "refund"
+    # ± an admin's correction, keyed by its own id, with the admin and a reason
+    ADJUSTMENT = "adjustment"
+    # − keyed by the charge id of the top-up whose Stars went back
+    STARS_REFUND = "stars_refund"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: int
+    user_id: int
+    kind: LedgerKind
+    key: str
+    amount: Decimal
+    stars: int | None
+    # A Stars refund written before Telegram is asked: it counts, and is undone if refused.
+    pending: bool
+    actor_id: int | None
+    reason: str | None
+    created_at: float
+
+
+def ledger_entry_from_row(row: sqlite3.Row) -> LedgerEntry:
+    values = dict(row)
+    values["kind"] = LedgerKind(values["kind"])
+    values["amount"] = Decimal(values["amount"])
+    values["pending"] = bool(values["pending"])
+    return LedgerEntry(**values)
 
 
 def order_from_row(row: sqlite3.Row) -> Order:

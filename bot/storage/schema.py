@@ -86,4 +86,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX orders_by_time ON orders(created_at);
     """,
+    """
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        stars INTEGER,
+        pending INTEGER NOT NULL DEFAULT 0,
+        actor_id INTEGER,
+        reason TEXT,
+        created_at REAL NOT NULL,
+        UNIQUE (kind, key)
+    );
+    CREATE INDEX ledger_by_user ON ledger(user_id, id);
+    CREATE TABLE wallets (
+        user_id INTEGER PRIMARY KEY,
+        balance TEXT NOT NULL
+    );
+    """,
 )

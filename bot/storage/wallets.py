@@ -1,0 +1,131 @@
+"""Wallets as an append-only ledger: every movement keyed once, the balance never below zero."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from bot.storage.records import LedgerEntry, LedgerKind, ledger_entry_from_row
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+
+class InsufficientFunds(Exception):
+    """The movement would take a wallet below zero; nothing was written."""
+
+    def __init__(self, balance: Decimal, amount: Decimal) -> None:
+        super().__init__(f"balance {balance} cannot take {amount}")
+        self.balance = balance
+        self.amount = amount
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """A ledger entry to write: `amount` is signed, `key` unique within its kind."""
+
+    user_id: int
+    kind: LedgerKind
+    key: str
+    amount: Decimal
+    stars: int | None = None
+    pending: bool = False
+    actor_id: int | None = None
+    reason: str | None = None
+
+
+class WalletQueries:
+    """The ledger's statements, run on the database's one connection and its write lock.
+
+    `wallets.balance` is the sum of the person's ledger, kept in the same transaction as every
+    entry so a purchase's check and its charge cannot be split; the ledger is the truth, the
+    balance its running total (the model test compares the two after every step).
+    """
+
+    if TYPE_CHECKING:
+
+        async def _all(self, sql: str, params: tuple[Any, ...]) -> list[aiosqlite.Row]: ...
+
+        async def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, int | None]: ...
+
+        def _transaction(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def balance(self, user_id: int) -> Decimal:
+        rows = await self._all("SELECT balance FROM wallets WHERE user_id = ?", (user_id,))
+        return Decimal(rows[0]["balance"]) if rows else Decimal(0)
+
+    async def ledger(self, user_id: int, limit: int) -> list[LedgerEntry]:
+        """A person's latest movements, newest first."""
+        rows = await self._all(
+            "SELECT * FROM ledger WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)
+        )
+        return [ledger_entry_from_row(row) for row in rows]
+
+    async def entry(self, kind: LedgerKind, key: str) -> LedgerEntry | None:
+        rows = await self._all("SELECT * FROM ledger WHERE kind = ? AND key = ?", (kind, key))
+        return ledger_entry_from_row(rows[0]) if rows else None
+
+    async def post(self, movement: Movement, now: float) -> LedgerEntry | None:
+        """Write a movement once: None when its key was used already (nothing changes);
+        InsufficientFunds when it would take the balance below zero."""
+        async with self._transaction():
+            written = await self._post(movement, now)
+        return await self.entry(movement.kind, movement.key) if written else None
+
+    async def settle_pending(self, kind: LedgerKind, key: str, *, confirmed: bool) -> bool:
+        """A pending movement kept (it happened) or taken out (it did not), once."""
+        async with self._transaction():
+            rows = await self._all(
+                "SELECT * FROM ledger WHERE kind = ? AND key = ? AND pending = 1", (kind, key)
+            )
+            if not rows:
+                return False
+            entry = ledger_entry_from_row(rows[0])
+            if confirmed:
+                await self._run("UPDATE ledger SET pending = 0 WHERE id = ?", (entry.id,))
+            else:
+                await self._run("DELETE FROM ledger WHERE id = ?", (entry.id,))
+                await self._add_to_balance(entry.user_id, -entry.amount)
+        return True
+
+    async def pending(self, kind: LedgerKind) -> list[LedgerEntry]:
+        rows = await self._all(
+            "SELECT * FROM ledger WHERE kind = ? AND pending = 1 ORDER BY id", (kind,)
+        )
+        return [ledger_entry_from_row(row) for row in rows]
+
+    async def _post(self, movement: Movement, now: float) -> bool:
+        """Inside a transaction: the entry and the balance, or nothing."""
+        changed, _row = await self._run(
+            "INSERT INTO ledger (user_id, kind, key, amount, stars, pending, actor_id, reason,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                movement.user_id,
+                movement.kind.value,
+                movement.key,
+                str(movement.amount),
+                movement.stars,
+                int(movement.pending),
+                movement.actor_id,
+                movement.reason,
+                now,
+            ),
+        )
+        if changed != 1:
+            return False
+        await self._add_to_balance(movement.user_id, movement.amount)
+        return True
+
+    async def _add_to_balance(self, user_id: int, amount: Decimal) -> None:
+        rows = await self._all("SELECT balance FROM wallets WHERE user_id = ?", (user_id,))
+        balance = Decimal(rows[0]["balance"]) if rows else Decimal(0)
+        if balance + amount < 0:
+            # Raised inside the transaction, which rolls the entry back with it.
+            raise InsufficientFunds(balance, -amount)
+        await self._run(
+            "INSERT INTO wallets (user_id, balance) VALUES (?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance",
+            (user_id, str(balance + amount)),
+        )

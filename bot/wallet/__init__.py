@@ -1,0 +1,1 @@
+"""Wallet mode: people pay for their numbers from a balance topped up with Telegram Stars."""
