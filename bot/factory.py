@@ -99,21 +99,21 @@ async def _on_startup(
     me = await bot.get_me()
     log.info("bot @%s (id %s) started", me.username, me.id)
     await set_commands(bot, i18n)
+    await popular.start()
     outbox.start()
     await orders.resolve_interrupted()
     await poller.start()
-    await popular.start()
 
 
 async def _on_shutdown(
     poller: Poller, in_flight: InFlight, outbox: Outbox, popular: Popularity
 ) -> None:
-    # Taps under way finish first (they may still edit a message), then the polls, then what
-    # they left to send.
+    # Popularity needs nothing; taps under way finish first (they may still edit a message),
+    # then the polls, then what they left to send.
+    await popular.stop()
     await in_flight.drain(DRAIN_TIMEOUT)
     await poller.stop()
     await outbox.stop()
-    await popular.stop()
 
 
 @dataclass

@@ -35,8 +35,9 @@ COUNTRIES_PER_PAGE = 10
 APPS_PER_PAGE = 8
 RECENT = 3
 FOUND_MAX = 10
-# Orders of first rows kept per listing: people share the popular rows, not their recent ones.
-ARRANGEMENTS_KEPT = 256
+# Arrangements of first rows kept per listing, least recently shown dropped first: people share
+# the popular rows, not their recent ones, and each holds its own lists of the listing's rows.
+ARRANGEMENTS_KEPT = 16
 
 
 @dataclass
@@ -123,14 +124,15 @@ class Rows:
         )
         if not first:
             return self
-        kept = self.arranged.get(first)
+        kept = self.arranged.pop(first, None)
         if kept is None:
             moved = set(first)
             order = [*first, *(n for n in range(len(self.keys)) if n not in moved)]
             kept = Rows([self.items[n] for n in order], [self.keys[n] for n in order])
-            self.arranged[first] = kept
-            while len(self.arranged) > ARRANGEMENTS_KEPT:
-                del self.arranged[next(iter(self.arranged))]
+        # Newest last: the least recently shown arrangement goes first.
+        self.arranged[first] = kept
+        while len(self.arranged) > ARRANGEMENTS_KEPT:
+            del self.arranged[next(iter(self.arranged))]
         return kept
 
 
@@ -200,7 +202,12 @@ async def apps(
     rows = catalog.view(("apps", country_id, locale), (known, prices), build)
     # Apps bought elsewhere may not be on sale here: look further back than for countries.
     recent = mine(rows, await db.recent_choices(user_id, "application_id", RECENT * 3))
-    curated = catalog.view(("curated",), (known,), lambda: curated_ids(popular.curated, known))
+    services = catalog.view(
+        ("curated", popular.curated), (known,), lambda: curated_ids(popular.curated, known)
+    )
+    # Each service by the first of its apps on sale here.
+    on_sale = (next((i for i in ids if i in rows.position), None) for ids in services)
+    curated = [i for i in on_sale if i is not None]
     rows = rows.first([*recent, *curated, *popular.apps], APPS_PER_PAGE)
     title = _("{country}: choose an app, or type its name:").format(
         country=html.quote(country_label(country, locale))

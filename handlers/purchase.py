@@ -15,7 +15,7 @@ from bot.orders.cards import card_text, countdown_hours, may_be_charged
 from bot.orders.lifecycle import Tell
 from bot.orders.limits import Limit, Refusal
 from bot.orders.purchase import Purchases
-from bot.orders.service import Result
+from bot.orders.service import OrderService, Result
 from bot.storage.database import Database
 from bot.storage.records import Quote, SavedPair
 from bot.telegram.callback_answer import Answer
@@ -24,9 +24,12 @@ from handlers.listings import country_label
 from handlers.render import show
 from handlers.texts import no_access_text, unavailable_text
 from keyboards.callbacks import (
+    AgainCb,
     AppsCb,
     BuyCb,
     CheapestCb,
+    MenuAction,
+    MenuCb,
     OrderAction,
     OrderCb,
     PriceCb,
@@ -62,12 +65,21 @@ async def is_saved(db: Database, user_id: int, country_id: int, app_id: int) -> 
     return any((p.country_id, p.application_id) == (country_id, app_id) for p in pairs)
 
 
+def remove_item(country_id: int, app_id: int) -> Item:
+    return Item(
+        _("✖️ Remove from saved"),
+        SaveCb(country=country_id, app=app_id, action=SaveAction.REMOVE),
+    )
+
+
 def price_keyboard(quote: Quote, *, saved: bool) -> InlineKeyboardMarkup:
-    pair = {"country": quote.country_id, "app": quote.application_id}
     keep = (
-        Item(_("✖️ Remove from saved"), SaveCb(**pair, action=SaveAction.REMOVE))
+        remove_item(quote.country_id, quote.application_id)
         if saved
-        else Item(_("⭐ Save"), SaveCb(**pair, action=SaveAction.SAVE))
+        else Item(
+            _("⭐ Save"),
+            SaveCb(country=quote.country_id, app=quote.application_id, action=SaveAction.SAVE),
+        )
     )
     actions = [
         Item(
@@ -92,12 +104,20 @@ async def show_price(
     purchases: Purchases,
     db: Database,
     locale: str,
+    below: bool = False,
 ) -> None:
-    """Price, stock and a Buy button bound to a fresh quote of exactly this price."""
+    """Price, stock and a Buy button bound to a fresh quote of exactly this price. A saved
+    pair can be removed from here whatever became of its offer. `below`: as a new message."""
+    if event.from_user is None:
+        return
+    user_id = event.from_user.id
+    saved = await is_saved(db, user_id, country_id, app_id)
+    remove = [remove_item(country_id, app_id)] if saved else []
     country = (await catalog.countries()).get(country_id)
     app = (await catalog.applications()).get(app_id)
-    if country is None or app is None or event.from_user is None:
-        await show(event, _("This offer is not available any more."), back_to_menu())
+    if country is None or app is None:
+        gone = _("This offer is not available any more.")
+        await show(event, gone, buttons(remove, back=MenuCb(action=MenuAction.MAIN)), below=below)
         return
     price = (await catalog.prices(country_id)).get(app_id)
     if price is None or price.count <= 0:
@@ -108,11 +128,12 @@ async def show_price(
             _("🌍 Cheapest countries for {app}").format(app=app.title),
             CheapestCb(app=app_id, page=0),
         )
-        await show(event, text, buttons([suggest], back=AppsCb(country=country_id, page=0)))
+        markup = buttons([suggest, *remove], back=AppsCb(country=country_id, page=0))
+        await show(event, text, markup, below=below)
         return
-    quote = await purchases.quote(event.from_user.id, country, app, price)
-    saved = await is_saved(db, event.from_user.id, country_id, app_id)
-    await show(event, price_text(quote, price.count, locale), price_keyboard(quote, saved=saved))
+    quote = await purchases.quote(user_id, country, app, price)
+    text, markup = price_text(quote, price.count, locale), price_keyboard(quote, saved=saved)
+    await show(event, text, markup, below=below)
 
 
 async def on_price(
@@ -136,6 +157,35 @@ async def on_price(
     )
 
 
+async def on_again(
+    query: CallbackQuery,
+    callback_data: AgainCb,
+    orders: OrderService,
+    catalog: Catalog,
+    purchases: Purchases,
+    db: Database,
+    i18n: I18n,
+    answer: Answer,
+) -> None:
+    """Buy again from a finished order's card: its price screen today, under the card, which
+    keeps its number and codes."""
+    order = await orders.get(query.from_user.id, callback_data.order)
+    if order is None:
+        await answer(_("This order is not yours or no longer exists."), show_alert=True)
+        return
+    await answer()
+    await show_price(
+        query,
+        order.country_id,
+        order.application_id,
+        catalog=catalog,
+        purchases=purchases,
+        db=db,
+        locale=i18n.current_locale,
+        below=True,
+    )
+
+
 async def on_save(
     query: CallbackQuery,
     callback_data: SaveCb,
@@ -154,7 +204,9 @@ async def on_save(
     else:
         country = (await catalog.countries()).get(callback_data.country)
         app = (await catalog.applications()).get(callback_data.app)
-        if country is None or app is None:
+        prices = await catalog.prices(country.id) if country and app else {}
+        price = prices.get(callback_data.app)
+        if country is None or app is None or price is None or price.count <= 0:
             await answer(_("This offer is not available any more."), show_alert=True)
             return
         pair = SavedPair(country.id, app.id, country.title, country.iso, app.title)
@@ -311,6 +363,7 @@ def build_router() -> Router:
     router.callback_query.middleware(BuyersOnly())
     router.callback_query.register(on_price, PriceCb.filter())
     router.callback_query.register(on_save, SaveCb.filter())
+    router.callback_query.register(on_again, AgainCb.filter())
     router.callback_query.register(on_purchase, BuyCb.filter())
     router.callback_query.register(on_purchase, OrderCb.filter(F.action == OrderAction.RETRY))
     return router

@@ -13,9 +13,16 @@ NOT_MODIFIED = "message is not modified"
 
 
 async def show(
-    event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+    event: Message | CallbackQuery,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    below: bool = False,
 ) -> Message | None:
-    """Render `text` where the person is looking, without spamming the chat with copies."""
+    """Render `text` where the person is looking, without spamming the chat with copies;
+    `below` leaves the tapped message as it is and sends the screen under it."""
+    if isinstance(event, CallbackQuery) and below:
+        return await event.bot.send_message(event.from_user.id, text, reply_markup=markup)  # type: ignore[union-attr]
     if isinstance(event, CallbackQuery):
         message = event.message
         if isinstance(message, Message):

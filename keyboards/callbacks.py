@@ -94,6 +94,12 @@ class SaveCb(CallbackData, prefix="s"):
     action: Annotated[SaveAction, BeforeValidator(_plain_digits)]
 
 
+class AgainCb(CallbackData, prefix="r"):
+    """Buy again what an order bought: its country and app at today's price."""
+
+    order: Id
+
+
 class BuyCb(CallbackData, prefix="b"):
     quote: Id
 

@@ -9,7 +9,15 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.catalog.countries import country_name, flag, format_phone
 from bot.orders.lifecycle import RETRYABLE, OrderStatus
 from bot.storage.records import Order
-from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb, PriceCb
+from keyboards.callbacks import (
+    AgainCb,
+    HistoryCb,
+    MenuAction,
+    MenuCb,
+    OrderAction,
+    OrderCb,
+    PriceCb,
+)
 from keyboards.menus import add_menu_button
 from keyboards.pickers import Item, Page, picker
 
@@ -33,10 +41,7 @@ def card_keyboard(order: Order) -> InlineKeyboardMarkup:
     if not order.is_open:
         # Today's price for the same country and app, a fresh quote and a new number; for a
         # LOST order, which may hold a number already, a deliberate second purchase.
-        builder.button(
-            text=_("🔁 Buy again"),
-            callback_data=PriceCb(country=order.country_id, app=order.application_id),
-        )
+        builder.button(text=_("🔁 Buy again"), callback_data=AgainCb(order=order.id))
     builder.button(text=_("📱 My numbers"), callback_data=MenuCb(action=MenuAction.MY_NUMBERS))
     add_menu_button(builder)
     builder.adjust(1)

@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.factory import Application
 from emulators.smsman import APPLICATIONS, SmsManEmulator
 from emulators.telegram import ChatMessage, SimUser, TelegramEmulator
+from keyboards.callbacks import AgainCb, SaveAction, SaveCb
 from tests.conftest import ADMIN_ID, ALLOWED_ID, FakeClock, RunBot, make_settings
 from tests.flows import buy_number, labels, open_usa, price_screen, wait_for_button
 
@@ -164,10 +165,20 @@ async def test_a_returning_person_buys_again_in_two_taps(
     price = await wait_for_button(user, "Buy for 13.00 ₽")
     assert "Telegram" in price.text
     assert "United States" in price.text, "today's price, same country and app"
+    assert price.message_id != card.message_id, "the card keeps its number and codes"
+    assert "Cancelled" in card.text
     await (await user.tap("Buy for")).answered()
     await user.wait_for_text("Waiting for the SMS")
     assert len(smsman.requests) == 2, "a new number"
     assert smsman.requests[1].number != smsman.requests[0].number
+    # Someone else's order, forged: nothing of it is shown.
+    stranger = telegram.user(ADMIN_ID, language_code="en")
+    await stranger.send("/start")
+    await stranger.wait_for_text("Hi,")
+    order = (await bot_app.db.user_open_orders(ALLOWED_ID))[0]
+    forged = await (await stranger.tap_data(AgainCb(order=order.id).pack())).answered()
+    assert forged.show_alert
+    assert "not yours" in (forged.text or "")
 
 
 async def test_every_history_entry_can_be_bought_again(
@@ -218,6 +229,34 @@ async def test_a_saved_pair_is_on_the_main_menu_until_removed(
         await (await user.tap("⭐ Save", message=price)).answered()
         await (await user.tap("Buy for", message=price)).answered()
         await user.wait_for_text("Waiting for the SMS")
+
+
+async def test_a_saved_pair_can_be_removed_when_its_offer_is_gone(
+    telegram: TelegramEmulator, smsman: SmsManEmulator, clock: FakeClock, bot_app: Application
+) -> None:
+    smsman.set_stock(USA, TELEGRAM, count=40, cost=Decimal("12.50"))
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    price = await price_screen(user)
+    await (await user.tap("⭐ Save", message=price)).answered()
+    smsman.set_stock(USA, TELEGRAM, count=0)
+    clock.advance(3600)
+    await user.send("/start")
+    await user.wait_for_text("Hi,")
+    await (await user.tap("⭐ Telegram")).answered()
+    screen = await user.wait_for_text("No numbers for Telegram")
+    assert "⭐ Save" not in labels(screen), "nothing to save while there is nothing on sale"
+    await (await user.tap("Remove from saved", message=screen)).answered()
+    await user.send("/start")
+    menu = await user.wait_for_text("Hi,")
+    assert not any(label.startswith("⭐") for label in labels(menu))
+    # A stale Save of an offer sold out meanwhile keeps nothing.
+    refused = await (
+        await user.tap_data(
+            SaveCb(country=USA, app=TELEGRAM, action=SaveAction.SAVE).pack(), message=screen
+        )
+    ).answered()
+    assert refused.show_alert
+    assert await bot_app.db.saved_pairs(ALLOWED_ID) == []
 
 
 async def test_at_most_ten_pairs_are_saved(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from bot.catalog.popular import CURATED_FILE, Popularity, Service, curated_ids, load_curated
 from bot.orders.lifecycle import OrderStatus
@@ -36,13 +39,19 @@ def test_services_are_found_by_title_or_alias_in_the_lists_order() -> None:
         Service("Google", ("Google/Gmail",)),
         Service("WhatsApp"),
     )
-    # Two apps called Telegram: the lower id; a service the catalog lacks is left out.
-    assert curated_ids(services, catalog) == [4, 1, 2, 3]
+    # Two apps called Telegram: both, the lower id first; a service the catalog lacks is left
+    # out.
+    assert curated_ids(services, catalog) == [(4, 6), (1,), (2,), (3,)]
 
 
-def test_a_service_listed_twice_is_shown_once() -> None:
+def test_a_service_has_all_its_apps_title_first_as_a_country_may_stock_one_only() -> None:
+    catalog = apps("Gmail", "Google", "YouTube")
+    assert curated_ids((Service("Google", ("Gmail", "YouTube")),), catalog) == [(2, 1, 3)]
+
+
+def test_an_app_belongs_to_one_service() -> None:
     catalog = apps("X")
-    assert curated_ids((Service("X"), Service("Twitter", ("X",))), catalog) == [1]
+    assert curated_ids((Service("X"), Service("Twitter", ("X",))), catalog) == [(1,)]
 
 
 async def sold(db: Database, user_id: int, country_id: int, app_id: int, now: float) -> None:
@@ -133,4 +142,31 @@ async def test_saved_pairs_are_kept_in_order_up_to_the_limit(tmp_path: Path) -> 
     try:
         assert await db.saved_pairs(1) == [pairs[0], pairs[2], pairs[3]]
     finally:
+        await db.close()
+
+
+async def test_a_failed_read_leaves_the_figures_empty_and_the_bot_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    popular = Popularity(db, FakeClock(), curated=(), every=0.01)
+
+    async def locked(*_args: object) -> list[int]:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(db, "most_bought", locked)
+    try:
+        await popular.start()
+        assert (popular.apps, popular.countries) == ((), ())
+        assert "popularity not refreshed" in caplog.text
+        monkeypatch.undo()
+        await db.ensure_user(1, None, now=0.0)
+        await sold(db, 1, 5, 3, FakeClock()())
+        for _ in range(200):
+            if popular.apps:
+                break
+            await asyncio.sleep(0.01)
+        assert popular.apps == (3,), "read again later"
+    finally:
+        await popular.stop()
         await db.close()

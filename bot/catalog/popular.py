@@ -40,20 +40,27 @@ def load_curated(path: Path = CURATED_FILE) -> tuple[Service, ...]:
     )
 
 
-def curated_ids(services: tuple[Service, ...], apps: Mapping[int, Application]) -> list[int]:
-    """The catalog's ids of the curated services, in the list's order; a service the catalog
-    lacks is left out, and of two apps with one name the lower id is taken."""
-    by_name: dict[str, int] = {}
+def curated_ids(
+    services: tuple[Service, ...], apps: Mapping[int, Application]
+) -> list[tuple[int, ...]]:
+    """For each curated service the catalog has, its apps' ids by name (title first, then the
+    aliases in order): a country may stock one of them only. Of two apps with one name the
+    lower id comes first; an app is one service's only."""
+    by_name: dict[str, list[int]] = {}
     for app_id in sorted(apps):
-        by_name.setdefault(normalize(apps[app_id].title), app_id)
-    found: list[int] = []
+        by_name.setdefault(normalize(apps[app_id].title), []).append(app_id)
+    taken: set[int] = set()
+    found: list[tuple[int, ...]] = []
     for service in services:
-        for name in (service.title, *service.aliases):
-            match = by_name.get(normalize(name))
-            if match is not None:
-                if match not in found:
-                    found.append(match)
-                break
+        ids = [
+            app_id
+            for name in dict.fromkeys(normalize(n) for n in (service.title, *service.aliases))
+            for app_id in by_name.get(name, ())
+            if app_id not in taken
+        ]
+        if ids:
+            taken.update(ids)
+            found.append(tuple(ids))
     return found
 
 
@@ -83,7 +90,9 @@ class Popularity:
         self.countries = tuple(await self._db.most_bought("country_id", since, KEPT))
 
     async def start(self) -> None:
-        await self.refresh()
+        """Read the figures now (a failure leaves them empty and is retried), then every few
+        minutes."""
+        await self._refresh_or_keep()
         self._task = asyncio.create_task(self._keep_fresh(), name="popularity")
 
     async def stop(self) -> None:
@@ -96,8 +105,11 @@ class Popularity:
     async def _keep_fresh(self) -> None:
         while True:
             await asyncio.sleep(self._every)
-            try:
-                await self.refresh()
-            except Exception:
-                # The last figures stay: a stale order of buttons beats none.
-                log.exception("popularity not refreshed")
+            await self._refresh_or_keep()
+
+    async def _refresh_or_keep(self) -> None:
+        try:
+            await self.refresh()
+        except Exception:
+            # The last figures stay: a stale order of buttons beats none, and beats no bot.
+            log.exception("popularity not refreshed")
