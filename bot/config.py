@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
@@ -33,6 +33,7 @@ def _parse_id_list(value: Any) -> Any:
 
 
 IdList = Annotated[list[int], NoDecode]
+StarList = Annotated[list[Annotated[int, Field(ge=1)]], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -66,16 +67,42 @@ class Settings(BaseSettings):
     daily_spend_limit: Money | None = Decimal("500")
     max_price: Money | None = None
     low_balance_alert: Money = Decimal("100")
+    # owner: the owner's SMS-man balance pays for every number (access list, daily limits);
+    # wallet: people pay from their own balance, topped up with Telegram Stars, at a markup.
+    sales_mode: Literal["owner", "wallet"] = "owner"
+    markup_percent: Money = Decimal("30")
+    markup_min: Money = Decimal("5")
+    # What one Star adds to a wallet, in CURRENCY; required in wallet mode.
+    star_price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = None
+    topup_stars: StarList = [50, 100, 250, 500, 1000]
 
     @field_validator("daily_spend_limit", "max_price", mode="before")
     @classmethod
     def _blank_is_unlimited(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("admin_ids", "allowed_user_ids", mode="before")
+    @field_validator("admin_ids", "allowed_user_ids", "topup_stars", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         return _parse_id_list(value)
+
+    @field_validator("star_price", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("sales_mode", mode="before")
+    @classmethod
+    def _mode_lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _wallet_needs_a_star_price(self) -> Self:
+        if self.sales_mode == "wallet" and self.star_price is None:
+            raise ValueError("STAR_PRICE is required when SALES_MODE=wallet")
+        if not self.topup_stars:
+            raise ValueError("TOPUP_STARS needs at least one amount")
+        return self
 
     @field_validator("currency", "log_level", mode="before")
     @classmethod
@@ -101,6 +128,10 @@ class Settings(BaseSettings):
     @property
     def telegram_base_url(self) -> str | None:
         return str(self.telegram_api_url).rstrip("/") if self.telegram_api_url else None
+
+    @property
+    def wallet(self) -> bool:
+        return self.sales_mode == "wallet"
 
     def is_admin(self, user_id: int) -> bool:
         return user_id in self.admin_ids

@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ from bot.telegram.commands import set_commands
 from bot.telegram.inflight import InFlight
 from bot.telegram.pacer import Limits, Pacer
 from bot.telegram.response_types import KeepResponseTypes
+from bot.wallet.charges import price_to_person
+from bot.wallet.owner import WalletDesk
+from bot.wallet.topups import TopUps
 from handlers import get_routers
 from keyboards.orders import card_keyboard
 
@@ -95,6 +99,8 @@ async def _on_startup(
     poller: Poller,
     outbox: Outbox,
     popular: Popularity,
+    desk: WalletDesk,
+    settings: Settings,
 ) -> None:
     me = await bot.get_me()
     log.info("bot @%s (id %s) started", me.username, me.id)
@@ -102,6 +108,8 @@ async def _on_startup(
     await popular.start()
     outbox.start()
     await orders.resolve_interrupted()
+    if settings.wallet:
+        await desk.resume()
     await poller.start()
 
 
@@ -155,7 +163,9 @@ class Application:
             Limits.per_second(settings.telegram_max_sends_per_s, settings.telegram_chat_sends_per_s)
         )
         bot = create_bot(settings, pacer, bot_session)
-        catalog = Catalog(smsman, clock, settings.currency)
+        catalog = Catalog(
+            smsman, clock, settings.currency, person_price=partial(price_to_person, settings)
+        )
         alerts = AdminAlerts(bot, db, i18n, settings.admin_ids, settings.currency, clock)
         access = Access(db, settings, clock)
         provider_float = ProviderFloat(smsman, alerts, settings.low_balance_alert, clock)
@@ -197,6 +207,8 @@ class Application:
             orders=orders,
             purchases=purchases,
             popular=Popularity(db, clock),
+            top_ups=TopUps(db, settings, access, clock),
+            desk=WalletDesk(db, bot, clock),
             poller=poller,
             outbox=outbox,
             access=access,

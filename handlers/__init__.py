@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, errors, orders, pickers, purchase, settings, start
+from handlers import (
+    admin,
+    errors,
+    orders,
+    owner_wallet,
+    pickers,
+    purchase,
+    settings,
+    start,
+    wallet,
+)
 
 
 def get_routers() -> list[Router]:
@@ -16,9 +26,11 @@ def get_routers() -> list[Router]:
         pickers.build_router(),
         start.build_router(),
         admin.build_router(),
+        owner_wallet.build_router(),
         settings.build_router(),
         orders.build_router(),
         purchase.build_router(),
+        wallet.build_router(),
         pickers.build_search_router(),
         errors.build_fallback_router(),
     ]

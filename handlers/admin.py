@@ -23,7 +23,8 @@ from bot.owner.stats import Figures, collect, troubled
 from bot.storage.database import Database
 from bot.storage.records import Order
 from bot.telegram.callback_answer import Answer
-from keyboards.callbacks import AdminOrderCb
+from bot.wallet.owner import WalletDesk
+from keyboards.callbacks import AdminHoldCb, AdminOrderCb, HoldAction
 from keyboards.pickers import Item, buttons
 
 TOP_USERS = 30
@@ -68,8 +69,8 @@ async def on_deny(message: Message, command: CommandObject, access: Access) -> N
     )
 
 
-def figures_line(figures: Figures, currency: str) -> str:
-    return _(
+def figures_line(figures: Figures, currency: str, *, wallet: bool = False) -> str:
+    line = _(
         "{orders} · codes {with_code} ({rate:.0%}) · spent {spend} · refunded {refunded} · "
         "active {active}"
     ).format(
@@ -82,6 +83,13 @@ def figures_line(figures: Figures, currency: str) -> str:
         refunded=format_money(figures.refunded, currency),
         active=figures.active,
     )
+    if wallet:
+        line += " · " + _("revenue {revenue} · provider cost {cost} · margin {margin}").format(
+            revenue=format_money(figures.revenue, currency),
+            cost=format_money(figures.provider_cost, currency),
+            margin=format_money(figures.margin, currency),
+        )
+    return line
 
 
 async def on_stats(
@@ -95,11 +103,14 @@ async def on_stats(
         _("SMS-man balance: {balance}").format(
             balance=format_money(balance, currency) if balance is not None else "—"
         ),
-        _("Total: {figures}").format(figures=figures_line(stats.total, currency)),
+        _("Total: {figures}").format(
+            figures=figures_line(stats.total, currency, wallet=settings.wallet)
+        ),
     ]
     ranked = sorted(stats.users.items(), key=lambda item: item[1].spend, reverse=True)
     for user_id, figures in ranked[:TOP_USERS]:
-        lines.append(f"👤 <code>{user_id}</code>: {figures_line(figures, currency)}")
+        line = figures_line(figures, currency, wallet=settings.wallet)
+        lines.append(f"👤 <code>{user_id}</code>: {line}")
     if len(ranked) > TOP_USERS:
         lines.append(_("…and {count} more people.").format(count=len(ranked) - TOP_USERS))
     await message.answer("\n".join(lines))
@@ -116,15 +127,21 @@ def troubled_line(order: Order, locale: str) -> str:
         why = status_name(order.status)
     if order.delivery_note is not None:
         why += " · " + _("code not delivered: {reason}").format(reason=order.delivery_note)
+    if order.status is OrderStatus.LOST and order.paid is not None:
+        why += " · " + _("wallet charge {paid}").format(
+            paid=format_money(order.paid, order.currency)
+        )
     # Reasons come from SMS-man and Telegram: text, not markup.
     return (
         f"#{order.id} · <code>{order.user_id}</code> · {place(order, locale)} · {html.quote(why)}"
     )
 
 
-async def on_orders(message: Message, db: Database, clock: Clock, i18n: I18n) -> None:
+async def on_orders(
+    message: Message, db: Database, desk: WalletDesk, clock: Clock, i18n: I18n
+) -> None:
     now = clock()
-    found = await troubled(db, now)
+    found = await troubled(db, now, desk.held)
     if not found:
         await message.answer(_("✅ No stuck or failed orders."))
         return
@@ -135,6 +152,18 @@ async def on_orders(message: Message, db: Database, clock: Clock, i18n: I18n) ->
         for order in found[-20:]
         if order.is_open
     ]
+    for order in found[-20:]:
+        if await desk.held(order):
+            retry += [
+                Item(
+                    _("↩️ Give order #{id}'s charge back").format(id=order.id),
+                    AdminHoldCb(order=order.id, action=HoldAction.REFUND),
+                ),
+                Item(
+                    _("✔️ Keep order #{id}'s charge").format(id=order.id),
+                    AdminHoldCb(order=order.id, action=HoldAction.KEEP),
+                ),
+            ]
     await message.answer("\n".join(lines), reply_markup=buttons(retry) if retry else None)
 
 

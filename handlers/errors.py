@@ -17,6 +17,7 @@ from aiogram.types import CallbackQuery, ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.owner.alerts import AdminAlerts, Problem
 from bot.smsman.errors import LowBalance, SmsManError, WrongToken
 from bot.storage.database import Database
@@ -60,12 +61,14 @@ async def on_refused(event: ErrorEvent) -> bool:
     return True
 
 
-async def on_stale_button(query: CallbackQuery, answer: Answer, db: Database, i18n: I18n) -> None:
+async def on_stale_button(
+    query: CallbackQuery, answer: Answer, db: Database, settings: Settings, i18n: I18n
+) -> None:
     """A button from an old message or a forged one: answer it and offer the menu again."""
     log.info("unhandled callback data %r from %s", query.data, query.from_user.id)
     await answer(_("This button is no longer active."))
     if query.message is not None:
-        markup = await menu_keyboard(db, query.from_user.id, i18n.current_locale)
+        markup = await menu_keyboard(db, settings, query.from_user.id, i18n.current_locale)
         await query.bot.send_message(  # type: ignore[union-attr]
             query.from_user.id, _("Here is the menu again:"), reply_markup=markup
         )

@@ -190,7 +190,8 @@ async def apps(
         return Rows(
             [
                 Item(
-                    f"{known[a].title} · {format_money(prices[a].cost, catalog.currency)}",
+                    f"{known[a].title} · "
+                    f"{format_money(catalog.person_price(prices[a].cost), catalog.currency)}",
                     PriceCb(country=country_id, app=a),
                 )
                 for a in stocked
@@ -262,7 +263,7 @@ async def cheapest(catalog: Catalog, locale: str, app_id: int) -> Listing | None
             [
                 Item(
                     f"{country_label(known[p.country_id], locale)} · "
-                    f"{format_money(p.cost, catalog.currency)}",
+                    f"{format_money(catalog.person_price(p.cost), catalog.currency)}",
                     PriceCb(country=p.country_id, app=app_id),
                 )
                 for p in shown

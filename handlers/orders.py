@@ -132,7 +132,7 @@ def history_line(order: Order, codes: list[str], locale: str) -> str:
     when = datetime.fromtimestamp(order.created_at, UTC).strftime("%Y-%m-%d %H:%M")
     line = (
         f"{STATUS_MARKS.get(order.status, '•')} {when} · {place(order, locale)} · "
-        f"{format_money(order.price, order.currency)}"
+        f"{format_money(order.charged, order.currency)}"
     )
     if codes:
         line += "\n    🔑 " + ", ".join(f"<code>{html.quote(c)}</code>" for c in codes)

@@ -10,6 +10,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.catalog.cache import Catalog
 from bot.catalog.popular import Popularity
+from bot.config import Settings
 from bot.orders.purchase import Purchases
 from bot.storage.database import Database
 from bot.telegram.callback_answer import Answer
@@ -132,6 +133,7 @@ async def on_text(
     popular: Popularity,
     db: Database,
     purchases: Purchases,
+    settings: Settings,
     i18n: I18n,
 ) -> None:
     """Typed text searches the picker on screen; one match is chosen at once."""
@@ -144,7 +146,9 @@ async def on_text(
             record.screen, catalog, popular, db, user.id, i18n.current_locale
         )
     if listing is None or user is None:
-        markup = await menu_keyboard(db, user.id, i18n.current_locale) if user else main_menu()
+        markup = (
+            await menu_keyboard(db, settings, user.id, i18n.current_locale) if user else main_menu()
+        )
         await message.answer(_("Use the menu to buy a number:"), reply_markup=markup)
         return
     found = listing.matches(query[:100])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 from aiogram import F, Router, html
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, ngettext
@@ -35,6 +38,8 @@ from keyboards.callbacks import (
     PriceCb,
     SaveAction,
     SaveCb,
+    WalletAction,
+    WalletCb,
 )
 from keyboards.menus import back_to_menu
 from keyboards.orders import card_keyboard
@@ -44,17 +49,43 @@ from keyboards.pickers import Item, buttons
 MAX_SAVED = 10
 
 
-def price_text(quote: Quote, count: int | None, locale: str) -> str:
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A quote as the person sees it: what they pay, and their wallet's balance in wallet mode."""
+
+    quote: Quote
+    pays: Decimal
+    balance: Decimal | None = None
+
+    @property
+    def affordable(self) -> bool:
+        return self.balance is None or self.balance >= self.pays
+
+
+async def offer(quote: Quote, catalog: Catalog, purchases: Purchases) -> Offer:
+    pays = catalog.person_price(quote.price)
+    balance = await purchases.balance(quote.user_id) if purchases.wallet else None
+    return Offer(quote, pays, balance)
+
+
+def price_text(shown: Offer, count: int | None, locale: str) -> str:
+    quote = shown.quote
     country = country_name(quote.country_iso, quote.country_title, locale)
     lines = [
         f"{flag(quote.country_iso)} <b>{html.quote(country)}</b> · "
         f"<b>{html.quote(quote.app_title)}</b>",
-        _("💰 Price: <b>{price}</b>").format(price=format_money(quote.price, quote.currency)),
+        _("💰 Price: <b>{price}</b>").format(price=format_money(shown.pays, quote.currency)),
     ]
     if count is not None:
         lines.append(
             ngettext("📦 {count} number available", "📦 {count} numbers available", count).format(
                 count=count
+            )
+        )
+    if shown.balance is not None:
+        lines.append(
+            _("💳 Your balance: {balance}").format(
+                balance=format_money(shown.balance, quote.currency)
             )
         )
     return "\n".join(lines)
@@ -72,7 +103,8 @@ def remove_item(country_id: int, app_id: int) -> Item:
     )
 
 
-def price_keyboard(quote: Quote, *, saved: bool) -> InlineKeyboardMarkup:
+def price_keyboard(shown: Offer, *, saved: bool) -> InlineKeyboardMarkup:
+    quote = shown.quote
     keep = (
         remove_item(quote.country_id, quote.application_id)
         if saved
@@ -81,11 +113,16 @@ def price_keyboard(quote: Quote, *, saved: bool) -> InlineKeyboardMarkup:
             SaveCb(country=quote.country_id, app=quote.application_id, action=SaveAction.SAVE),
         )
     )
-    actions = [
+    buy = (
         Item(
-            _("✅ Buy for {price}").format(price=format_money(quote.price, quote.currency)),
+            _("✅ Buy for {price}").format(price=format_money(shown.pays, quote.currency)),
             BuyCb(quote=quote.id),
-        ),
+        )
+        if shown.affordable
+        else Item(_("💳 Top up"), WalletCb(action=WalletAction.TOP_UP))
+    )
+    actions = [
+        buy,
         Item(
             _("🌍 Other countries for {app}").format(app=quote.app_title),
             CheapestCb(app=quote.application_id, page=0),
@@ -132,7 +169,8 @@ async def show_price(
         await show(event, text, markup, below=below)
         return
     quote = await purchases.quote(user_id, country, app, price)
-    text, markup = price_text(quote, price.count, locale), price_keyboard(quote, saved=saved)
+    shown = await offer(quote, catalog, purchases)
+    text, markup = price_text(shown, price.count, locale), price_keyboard(shown, saved=saved)
     await show(event, text, markup, below=below)
 
 
@@ -263,6 +301,7 @@ async def render_result(
     answer: Answer,
     db: Database,
     catalog: Catalog,
+    purchases: Purchases,
     clock: Clock,
     locale: str,
 ) -> None:
@@ -274,12 +313,13 @@ async def render_result(
         warning = _(
             "⚠️ The price went up from {old} to {new}, so nothing was bought. Buy at the new price?"
         ).format(
-            old=format_money(order.price, order.currency),
-            new=format_money(result.quote.price, result.quote.currency),
+            old=format_money(order.charged, order.currency),
+            new=format_money(catalog.person_price(result.quote.price), result.quote.currency),
         )
-        body = price_text(result.quote, None, locale)
+        shown = await offer(result.quote, catalog, purchases)
         saved = await is_saved(db, order.user_id, order.country_id, order.application_id)
-        await show(query, f"{warning}\n\n{body}", price_keyboard(result.quote, saved=saved))
+        markup = price_keyboard(shown, saved=saved)
+        await show(query, f"{warning}\n\n{price_text(shown, None, locale)}", markup)
     elif tell is Tell.NO_NUMBERS and order is not None:
         text = _("😔 The last {app} numbers in {country} are gone.").format(
             app=html.quote(order.app_title),
@@ -289,7 +329,7 @@ async def render_result(
         items = [
             Item(
                 f"{country_label(known[p.country_id], locale)} · "
-                f"{format_money(p.cost, order.currency)}",
+                f"{format_money(catalog.person_price(p.cost), order.currency)}",
                 PriceCb(country=p.country_id, app=order.application_id),
             )
             for p in result.alternatives
@@ -304,7 +344,7 @@ async def render_result(
         await show(query, refusal_text(result.refusal, clock()), back_to_menu())
     elif tell in (Tell.NOT_BOUGHT, Tell.MAY_BE_CHARGED) and order is not None:
         text = (
-            may_be_charged()
+            may_be_charged(order)
             if tell is Tell.MAY_BE_CHARGED
             else _(
                 "📡 SMS-man could not complete the purchase, so you got no number. "
@@ -312,6 +352,15 @@ async def render_result(
             )
         )
         await show(query, text, card_keyboard(order))
+    elif tell is Tell.TOP_UP and result.quote is not None:
+        shown = await offer(result.quote, catalog, purchases)
+        text = _("💳 Not enough in your wallet for this number.") + "\n\n"
+        saved = await is_saved(
+            db, shown.quote.user_id, shown.quote.country_id, shown.quote.application_id
+        )
+        await show(
+            query, text + price_text(shown, None, locale), price_keyboard(shown, saved=saved)
+        )
     elif tell is Tell.FORBIDDEN:
         await show(query, no_access_text(query.from_user.id), back_to_menu())
     elif order is not None:
@@ -353,6 +402,7 @@ async def on_purchase(
         answer=answer,
         db=db,
         catalog=catalog,
+        purchases=purchases,
         clock=clock,
         locale=i18n.current_locale,
     )

@@ -7,6 +7,7 @@ from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.storage.database import Database
 from bot.telegram.callback_answer import Answer
 from handlers.render import show
@@ -20,12 +21,17 @@ async def on_language_menu(query: CallbackQuery, i18n: I18n) -> None:
 
 
 async def on_language_chosen(
-    query: CallbackQuery, callback_data: LanguageCb, db: Database, i18n: I18n, answer: Answer
+    query: CallbackQuery,
+    callback_data: LanguageCb,
+    db: Database,
+    settings: Settings,
+    i18n: I18n,
+    answer: Answer,
 ) -> None:
     language = callback_data.language.value
     await db.set_user_language(query.from_user.id, language)
     with i18n.use_locale(language):
-        markup = await menu_keyboard(db, query.from_user.id, language)
+        markup = await menu_keyboard(db, settings, query.from_user.id, language)
         await show(query, menu_text(query.from_user.first_name), markup)
         await answer(_("Language changed."))
 

@@ -8,15 +8,18 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.storage.database import Database
 from handlers.render import show
 from keyboards.callbacks import MenuAction, MenuCb
 from keyboards.menus import back_to_menu, main_menu
 
 
-async def menu_keyboard(db: Database, user_id: int, locale: str) -> InlineKeyboardMarkup:
+async def menu_keyboard(
+    db: Database, settings: Settings, user_id: int, locale: str
+) -> InlineKeyboardMarkup:
     """The main menu's buttons with this person's saved pairs."""
-    return main_menu(await db.saved_pairs(user_id), locale)
+    return main_menu(await db.saved_pairs(user_id), locale, wallet=settings.wallet)
 
 
 def menu_text(first_name: str) -> str:
@@ -38,9 +41,11 @@ def help_text() -> str:
     )
 
 
-async def on_start(message: Message, db: Database, i18n: I18n) -> None:
+async def on_start(message: Message, db: Database, settings: Settings, i18n: I18n) -> None:
     user = message.from_user
-    markup = await menu_keyboard(db, user.id, i18n.current_locale) if user else main_menu()
+    markup = (
+        await menu_keyboard(db, settings, user.id, i18n.current_locale) if user else main_menu()
+    )
     await message.answer(menu_text(user.first_name if user else ""), reply_markup=markup)
 
 
@@ -48,8 +53,8 @@ async def on_help(message: Message) -> None:
     await message.answer(help_text(), reply_markup=back_to_menu())
 
 
-async def on_menu(query: CallbackQuery, db: Database, i18n: I18n) -> None:
-    markup = await menu_keyboard(db, query.from_user.id, i18n.current_locale)
+async def on_menu(query: CallbackQuery, db: Database, settings: Settings, i18n: I18n) -> None:
+    markup = await menu_keyboard(db, settings, query.from_user.id, i18n.current_locale)
     await show(query, menu_text(query.from_user.first_name), markup)
 
 

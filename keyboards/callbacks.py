@@ -94,6 +94,21 @@ class SaveCb(CallbackData, prefix="s"):
     action: Annotated[SaveAction, BeforeValidator(_plain_digits)]
 
 
+class WalletAction(IntEnum):
+    SHOW = 0
+    TOP_UP = 1
+
+
+class WalletCb(CallbackData, prefix="w"):
+    action: Annotated[WalletAction, BeforeValidator(_plain_digits)]
+
+
+class TopUpCb(CallbackData, prefix="t"):
+    """Top up by this many Stars: checked against TOPUP_STARS, never trusted."""
+
+    stars: Id
+
+
 class AgainCb(CallbackData, prefix="r"):
     """Buy again what an order bought: its country and app at today's price."""
 
@@ -115,6 +130,18 @@ class HistoryCb(CallbackData, prefix="h"):
 
 class AdminOrderCb(CallbackData, prefix="z"):
     order: Id
+
+
+class HoldAction(IntEnum):
+    KEEP = 0
+    REFUND = 1
+
+
+class AdminHoldCb(CallbackData, prefix="y"):
+    """The owner's decision on a wallet charge SMS-man left unknown."""
+
+    order: Id
+    action: Annotated[HoldAction, BeforeValidator(_plain_digits)]
 
 
 class NoopCb(CallbackData, prefix="n"):

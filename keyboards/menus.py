@@ -12,11 +12,22 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.catalog.countries import country_name, flag
 from bot.i18n import LANGUAGES
 from bot.storage.records import SavedPair
-from keyboards.callbacks import Language, LanguageCb, MenuAction, MenuCb, PriceCb
+from keyboards.callbacks import (
+    Language,
+    LanguageCb,
+    MenuAction,
+    MenuCb,
+    PriceCb,
+    WalletAction,
+    WalletCb,
+)
 
 
-def main_menu(saved: Sequence[SavedPair] = (), locale: str = "en") -> InlineKeyboardMarkup:
-    """The menu, with a person's saved pairs first: one tap to their price screens."""
+def main_menu(
+    saved: Sequence[SavedPair] = (), locale: str = "en", *, wallet: bool = False
+) -> InlineKeyboardMarkup:
+    """The menu, with a person's saved pairs first: one tap to their price screens; in wallet
+    mode, the wallet."""
     builder = InlineKeyboardBuilder()
     for pair in saved:
         country = country_name(pair.country_iso, pair.country_title, locale)
@@ -26,9 +37,11 @@ def main_menu(saved: Sequence[SavedPair] = (), locale: str = "en") -> InlineKeyb
         )
     builder.button(text=_("🛒 Buy a number"), callback_data=MenuCb(action=MenuAction.BUY))
     builder.button(text=_("📱 My numbers"), callback_data=MenuCb(action=MenuAction.MY_NUMBERS))
+    if wallet:
+        builder.button(text=_("💳 Wallet"), callback_data=WalletCb(action=WalletAction.SHOW))
     builder.button(text=_("🌐 Language"), callback_data=MenuCb(action=MenuAction.LANGUAGE))
     builder.button(text=_("❓ Help"), callback_data=MenuCb(action=MenuAction.HELP))
-    builder.adjust(*([1] * len(saved)), 1, 2, 1)
+    builder.adjust(*([1] * len(saved)), 1, 2, 2 if wallet else 1)
     return builder.as_markup()
 
 

@@ -168,6 +168,34 @@ def test_malformed_setting_names_it(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_wallet_mode_without_a_star_price_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, BOT_TOKEN="1:x", SMSMAN_TOKEN="y", SALES_MODE="wallet")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "STAR_PRICE" in lines[0]
+
+
+def test_wallet_settings_are_read_from_text() -> None:
+    settings = Settings(
+        _env_file=None,
+        bot_token="1:x",
+        smsman_token="y",
+        sales_mode=" Wallet ",
+        star_price="0.013",
+        markup_percent="12.5",
+        topup_stars="25, 100",
+    )
+    assert settings.wallet
+    assert settings.star_price == Decimal("0.013")
+    assert settings.markup_percent == Decimal("12.5")
+    assert settings.topup_stars == [25, 100]
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, bot_token="1:x", smsman_token="y", topup_stars="0")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, bot_token="1:x", smsman_token="y", sales_mode="shop")
+
+
 def test_setting_names_are_the_documented_ones() -> None:
     assert set(SETTING_NAMES) == {
         "BOT_TOKEN",
@@ -190,6 +218,11 @@ def test_setting_names_are_the_documented_ones() -> None:
         "DAILY_SPEND_LIMIT",
         "MAX_PRICE",
         "LOW_BALANCE_ALERT",
+        "SALES_MODE",
+        "MARKUP_PERCENT",
+        "MARKUP_MIN",
+        "STAR_PRICE",
+        "TOPUP_STARS",
     }
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()

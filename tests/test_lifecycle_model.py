@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from tests.model.machine import LifecycleModel
+from tests.model.wallet import WalletModel
 
 # `make test` runs a fixed, derandomized search sized for about a minute; `make soak` runs the
 # same model far longer from a random seed it prints (LIFECYCLE_EXAMPLES, LIFECYCLE_STEPS).
@@ -18,13 +19,22 @@ STEPS = int(os.environ.get("LIFECYCLE_STEPS", "80"))
 
 
 def test_the_lifecycle_keeps_its_promises(locales: Path) -> None:
-    LifecycleModel.locales = locales
-    LifecycleModel.coverage.clear()
+    search(LifecycleModel, locales, EXAMPLES)
+
+
+def test_the_wallet_keeps_its_promises(locales: Path) -> None:
+    # Wallet mode runs every lifecycle rule too: a smaller search of its own in `make test`.
+    search(WalletModel, locales, max(1, EXAMPLES // 3))
+
+
+def search(model: type[LifecycleModel], locales: Path, examples: int) -> None:
+    model.locales = locales
+    model.coverage.clear()
     try:
         run_state_machine_as_test(
-            LifecycleModel,
+            model,
             settings=settings(
-                max_examples=EXAMPLES,
+                max_examples=examples,
                 stateful_step_count=STEPS,
                 # The same search every run of `make test`; the soak explores from its seed.
                 derandomize=not SOAK,
@@ -34,8 +44,8 @@ def test_the_lifecycle_keeps_its_promises(locales: Path) -> None:
             ),
         )
     finally:
-        coverage = LifecycleModel.coverage
-        print(f"\nlifecycle model: {coverage['steps']} steps")
+        coverage = model.coverage
+        print(f"\n{model.__name__}: {coverage['steps']} steps")
         for name, count in sorted(coverage.items()):
             if name != "steps":
                 print(f"  {count:6d}  {name}")

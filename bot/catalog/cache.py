@@ -8,6 +8,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Generic, TypeVar, cast
 
 from bot.catalog.countries import iso_code
@@ -75,7 +76,11 @@ class Catalog:
         *,
         names_ttl: float = NAMES_TTL,
         prices_ttl: float = PRICES_TTL,
+        person_price: Callable[[Decimal], Decimal] = lambda cost: cost,
     ) -> None:
+        # What a person pays for an offer of a given provider cost (the selling price in
+        # wallet mode): every price a person sees goes through it.
+        self.person_price = person_price
         self._smsman = smsman
         self._clock = clock
         self.currency = currency

@@ -87,11 +87,17 @@ def _status(order: Order, now: float) -> str:
     if order.status is OrderStatus.PURCHASING:
         return _("⏳ Buying a number…")
     if order.status is OrderStatus.LOST:
-        return may_be_charged()
+        return may_be_charged(order)
     return _("⚠️ The purchase did not go through; nothing was charged for it.")
 
 
-def may_be_charged() -> str:
+def may_be_charged(order: Order) -> str:
+    """A purchase SMS-man never confirmed; in wallet mode its charge waits for the owner."""
+    if order.paid is not None:
+        return _(
+            "⚠️ SMS-man did not confirm this purchase. Your {paid} is on hold until the bot's "
+            "owner checks it: if no number was sold, it comes back to your wallet."
+        ).format(paid=format_money(order.paid, order.currency))
     return _(
         "⚠️ SMS-man did not confirm this purchase. You may have been charged for a number "
         "we never received; SMS-man returns the money for a number that expires unused."
@@ -117,7 +123,7 @@ def card_text(order: Order, codes: list[Code], now: float, locale: str) -> str:
     if order.number:
         lines.extend(number_lines(order.number, order.country_iso))
     lines.append(
-        _("💰 Price: <b>{price}</b>").format(price=format_money(order.price, order.currency))
+        _("💰 Price: <b>{price}</b>").format(price=format_money(order.charged, order.currency))
     )
     for code in codes:
         lines.append(_("🔑 Code: <code>{code}</code>").format(code=html.quote(code.code)))

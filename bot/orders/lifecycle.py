@@ -140,6 +140,7 @@ class Tell(StrEnum):
     NOT_FOUND = "not yours or gone"
     PAUSED = "buying paused"
     LIMIT = "over a limit"
+    TOP_UP = "not enough in the wallet"
 
 
 @dataclass(frozen=True, slots=True)

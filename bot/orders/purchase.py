@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 from bot.catalog.cache import CatalogCountry
 from bot.clock import Clock
@@ -17,6 +18,8 @@ from bot.owner.provider_float import ProviderFloat
 from bot.smsman.models import Application, Price
 from bot.storage.database import Database
 from bot.storage.records import Order, Quote
+from bot.storage.wallets import InsufficientFunds
+from bot.wallet.charges import price_to_person
 
 
 class Purchases:
@@ -40,6 +43,14 @@ class Purchases:
         self._float = provider_float
         self._clock = clock
         self._lock = asyncio.Lock()
+
+    @property
+    def wallet(self) -> bool:
+        return self._settings.wallet
+
+    async def balance(self, user_id: int) -> Decimal:
+        """What the person has in their wallet (wallet mode)."""
+        return await self._db.balance(user_id)
 
     async def quote(
         self, user_id: int, country: CatalogCountry, app: Application, price: Price
@@ -128,13 +139,20 @@ class Purchases:
             refusal = await self._refusal(quote)
             if refusal is not None:
                 return Result(Tell.LIMIT, refusal=refusal)
-            order, created = await self._db.insert_order(
-                quote,
-                chat_id,
-                self._clock(),
-                card_message_id=card_message_id,
-                retry_of=retry_of,
-            )
+            # In wallet mode the selling price is charged with the order row, from the quote's
+            # cost and the settings: never from anything a button carried.
+            charge = price_to_person(self._settings, quote.price) if self._settings.wallet else None
+            try:
+                order, created = await self._db.insert_order(
+                    quote,
+                    chat_id,
+                    self._clock(),
+                    card_message_id=card_message_id,
+                    retry_of=retry_of,
+                    charge=charge,
+                )
+            except InsufficientFunds:
+                return Result(Tell.TOP_UP, quote=quote)
         if not created:
             return await self._orders.act(order, Event.BUY)
         return await self._orders.act(order, Event.PURCHASE, before_call=on_purchase, quote=quote)
@@ -154,7 +172,10 @@ class Purchases:
             open_orders=len(await self._db.user_open_orders(user_id)),
             spent_today=limits.committed(today),
             max_active=self._settings.max_active_orders,
-            daily_limit=None if admin else self._settings.daily_spend_limit,
+            # A wallet bounds what a person spends by itself.
+            daily_limit=None
+            if admin or self._settings.wallet
+            else self._settings.daily_spend_limit,
             max_price=self._settings.max_price,
             currency=self._settings.currency,
             now=now,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bot.catalog.cache import Catalog
 from bot.clock import Clock
@@ -34,6 +34,7 @@ from bot.smsman.client import SmsManClient
 from bot.smsman.models import Price
 from bot.storage.database import Database
 from bot.storage.records import Order, Quote
+from bot.wallet.charges import money_back
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +301,7 @@ class OrderService:
                 return await self._current(order), new, True
             reply = Reply(Answer.KNOWN_CODE)
         step = outcomes[reply.answer]
-        fields: dict[str, object] = {}
+        fields: dict[str, Any] = {}
         if step.status is not order.status:
             fields["status"] = step.status
         if reply.number is not None:
@@ -313,7 +314,10 @@ class OrderService:
             fields["failure"] = EVENT_FAILURES[event, step.status]
         if not fields:
             return order, step, False
-        updated = await self._db.update_order(order.id, expect=(order.status,), now=now, **fields)
+        credit = money_back(order, step.status)
+        updated = await self._db.update_order(
+            order.id, expect=(order.status,), now=now, credit=credit, **fields
+        )
         if updated is None:
             # Steps for one order take turns and this process is the file's only writer.
             raise RuntimeError(f"order {order.id} left {order.status} during a step")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -23,6 +24,13 @@ class Figures:
     charged: Decimal = Decimal(0)
     refunded: Decimal = Decimal(0)
     active: int = 0
+    # Wallet mode: what people paid for the numbers they kept, and what those cost at SMS-man.
+    revenue: Decimal = Decimal(0)
+    provider_cost: Decimal = Decimal(0)
+
+    @property
+    def margin(self) -> Decimal:
+        return self.revenue - self.provider_cost
 
     @property
     def spend(self) -> Decimal:
@@ -40,6 +48,9 @@ class Figures:
         self.charged += charged(order)
         self.refunded += refunded(order)
         self.active += order.status in OPEN_STATUSES
+        if order.paid is not None and not refunded(order):
+            self.revenue += order.paid
+            self.provider_cost += charged(order)
 
 
 @dataclass
@@ -57,11 +68,16 @@ async def collect(db: Database) -> Stats:
     return stats
 
 
-async def troubled(db: Database, now: float) -> list[Order]:
-    """Orders that need an owner's eye: stuck past their deadline, lately failed or lost, or
-    with a code Telegram would not take."""
+async def troubled(
+    db: Database, now: float, held: Callable[[Order], Awaitable[bool]]
+) -> list[Order]:
+    """Orders that need an owner's eye: stuck past their deadline, lately failed or lost, with
+    a code Telegram would not take, or (wallet mode) a charge on hold, however old."""
     found = []
     for order in await db.all_orders():
+        if await held(order):
+            found.append(order)
+            continue
         stuck = order.is_open and order.deadline is not None and now > order.deadline + STUCK_AFTER
         recent = now - order.updated_at < RECENT_FAILURES
         failed = order.status in NO_NUMBER and recent

@@ -16,6 +16,7 @@ import aiosqlite
 from bot.orders.lifecycle import OPEN_STATUSES, OrderStatus
 from bot.storage.records import (
     Code,
+    LedgerKind,
     Order,
     Quote,
     SavedPair,
@@ -26,7 +27,7 @@ from bot.storage.records import (
     user_from_row,
 )
 from bot.storage.schema import MIGRATIONS
-from bot.storage.wallets import WalletQueries
+from bot.storage.wallets import Movement, WalletQueries
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -275,38 +276,46 @@ class Database(WalletQueries):
         *,
         card_message_id: int | None = None,
         retry_of: int | None = None,
+        charge: Decimal | None = None,
     ) -> tuple[Order, bool]:
         """The order for a quote (or for the retry of an order), created by the first call only.
 
         A quote buys at most once, and a failed order is tried again at most once: a repeated
-        tap gets the same order. Returns the order and whether this call created it.
+        tap gets the same order. Returns the order and whether this call created it. With a
+        `charge`, the order and the wallet's purchase entry are written together or not at all
+        (InsufficientFunds).
         """
         # Forgotten before the insert too, so a picker drawn meanwhile reads it afresh.
         self._recent.pop(quote.user_id, None)
-        changed, _row = await self._write(
-            "INSERT INTO orders (quote_id, user_id, chat_id, card_message_id, country_id,"
-            " country_title, country_iso, application_id, app_title, price, currency, status,"
-            " created_at, updated_at, retry_of)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            (
-                quote.id,
-                quote.user_id,
-                chat_id,
-                card_message_id,
-                quote.country_id,
-                quote.country_title,
-                quote.country_iso,
-                quote.application_id,
-                quote.app_title,
-                str(quote.price),
-                quote.currency,
-                OrderStatus.PURCHASING.value,
-                now,
-                now,
-                retry_of,
-            ),
-        )
+        async with self._transaction() if charge is not None else self._writing:
+            changed, row_id = await self._run(
+                "INSERT INTO orders (quote_id, user_id, chat_id, card_message_id, country_id,"
+                " country_title, country_iso, application_id, app_title, price, currency,"
+                " status, created_at, updated_at, retry_of, paid)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (
+                    quote.id,
+                    quote.user_id,
+                    chat_id,
+                    card_message_id,
+                    quote.country_id,
+                    quote.country_title,
+                    quote.country_iso,
+                    quote.application_id,
+                    quote.app_title,
+                    str(quote.price),
+                    quote.currency,
+                    OrderStatus.PURCHASING.value,
+                    now,
+                    now,
+                    retry_of,
+                    None if charge is None else str(charge),
+                ),
+            )
+            if changed == 1 and charge is not None:
+                purchase = Movement(quote.user_id, LedgerKind.PURCHASE, str(row_id), -charge)
+                await self._post(purchase, now)
         created = changed == 1
         if created:
             self._recent.pop(quote.user_id, None)
@@ -332,14 +341,24 @@ class Database(WalletQueries):
         return order_from_row(row) if row else None
 
     async def update_order(
-        self, order_id: int, *, expect: tuple[OrderStatus, ...], now: float, **fields: Any
+        self,
+        order_id: int,
+        *,
+        expect: tuple[OrderStatus, ...],
+        now: float,
+        credit: Movement | None = None,
+        **fields: Any,
     ) -> Order | None:
-        """Compare-and-set: change the order only while its status is one of `expect`.
+        """Compare-and-set: change the order only while its status is one of `expect`; a
+        `credit` to the buyer's wallet is written with the change or not at all.
 
         Returns the updated order, or None when another transition got there first.
         """
-        async with self._writing:
+        # Only money needs a transaction: a plain status change stays one statement.
+        async with self._transaction() if credit is not None else self._writing:
             changed = await self._set_order(order_id, expect, now, fields)
+            if changed and credit is not None:
+                await self._post(credit, now)
         return await self.get_order(order_id) if changed else None
 
     async def _set_order(

@@ -60,6 +60,13 @@ class Order:
     retry_of: int | None = None
     # Why a code of this order could not be pushed (Telegram refused the chat for good).
     delivery_note: str | None = None
+    # What the person paid from their wallet (wallet mode); None when the owner paid.
+    paid: Decimal | None = None
+
+    @property
+    def charged(self) -> Decimal:
+        """What this order costs the person who bought it: paid, or the provider's price."""
+        return self.price if self.paid is None else self.paid
 
     @property
     def is_open(self) -> bool:
@@ -102,6 +109,8 @@ class LedgerKind(StrEnum):
     ADJUSTMENT = "adjustment"
     # − keyed by the charge id of the top-up whose Stars went back
     STARS_REFUND = "stars_refund"
+    # 0 keyed by the order: the owner kept a charge SMS-man left unknown (a refund gives it back)
+    HOLD_KEPT = "hold_kept"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +141,7 @@ def order_from_row(row: sqlite3.Row) -> Order:
     values = dict(row)
     values["price"] = Decimal(values["price"])
     values["status"] = OrderStatus(values["status"])
+    values["paid"] = None if values["paid"] is None else Decimal(values["paid"])
     return Order(**values)
 
 

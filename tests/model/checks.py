@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.orders.lifecycle import LIVE_STATUSES, REFUNDED, TABLE, Event, OrderStatus
 from bot.owner.stats import Figures
 from bot.storage.records import Order, order_from_row
+from bot.wallet.pricing import selling_price
 from emulators.smsman import RequestStatus
 from emulators.smsman.state import ActivationRequest, LedgerEntry, LedgerKind
 from emulators.telegram import ChatMessage, SimUser
@@ -289,3 +290,32 @@ class Checks:
     def everything_ended(self) -> None:
         left = [o for o in self.orders if o.is_open]
         assert not left, f"orders still open at the end: {left}"
+
+
+def wallets_are_their_ledgers(path: Path, markup_percent: Decimal, markup_min: Decimal) -> None:
+    """Wallet mode, from what the bot committed: each balance is the sum of its ledger and
+    never negative, no key twice, every order charged its selling price once, and given back
+    exactly when it sold nothing (a reversal) or SMS-man took the number back (a refund)."""
+    with sqlite3.connect(path) as raw:
+        entries = raw.execute("SELECT user_id, kind, key, amount FROM ledger").fetchall()
+        balances = {u: Decimal(b) for u, b in raw.execute("SELECT user_id, balance FROM wallets")}
+    sums: dict[int, Decimal] = {}
+    for user_id, _kind, _key, amount in entries:
+        sums[user_id] = sums.get(user_id, Decimal(0)) + Decimal(amount)
+    for user_id in sums.keys() | balances.keys():
+        balance = balances.get(user_id, Decimal(0))
+        assert balance == sums.get(user_id, Decimal(0)), (user_id, balance, sums.get(user_id))
+        assert balance >= 0, (user_id, balance)
+    moved = {(kind, key): Decimal(amount) for _user, kind, key, amount in entries}
+    assert len(moved) == len(entries), "a key used twice"
+    orders = read_orders(path)
+    for order in orders:
+        assert order.paid == selling_price(order.price, markup_percent, markup_min), order
+        assert moved.get(("purchase", str(order.id))) == -order.paid, order
+        reversal = moved.get(("reversal", str(order.id)))
+        refund = moved.get(("refund", str(order.id)))
+        assert reversal == (order.paid if order.status is OrderStatus.FAILED else None), order
+        assert refund == (order.paid if order.status in REFUNDED else None), order
+    ids = {str(order.id) for order in orders}
+    by_order = {"purchase", "reversal", "refund"}
+    assert all(key in ids for kind, key in moved if kind in by_order), "money for no order"

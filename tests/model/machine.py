@@ -105,6 +105,8 @@ class LifecycleModel(RuleBasedStateMachine):
 
     locales: ClassVar[Path]
     coverage: ClassVar[Counter[str]] = Counter()
+    # Settings a variant of the model runs the bot with (wallet mode, say).
+    settings_overrides: ClassVar[dict[str, Any]] = {}
 
     def __init__(self) -> None:
         super().__init__()
@@ -117,6 +119,7 @@ class LifecycleModel(RuleBasedStateMachine):
             smsman_max_rps=RATE,
             max_active_orders=4,
             daily_spend_limit="",
+            **self.settings_overrides,
         )
         for country, app, price in OFFERS:
             self.world.smsman.set_stock(country, app, count=1000, cost=price)

@@ -1,0 +1,120 @@
+"""The owner's hand on wallets: corrections, and Stars returned for a top-up, crash-safe."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+
+from bot.clock import Clock
+from bot.orders.lifecycle import OrderStatus
+from bot.storage.database import Database
+from bot.storage.records import LedgerEntry, LedgerKind, Order
+from bot.storage.wallets import InsufficientFunds, Movement
+
+log = logging.getLogger(__name__)
+
+ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+
+
+class StarsRefund(StrEnum):
+    DONE = "done"
+    NO_SUCH_TOP_UP = "no such top-up"
+    ALREADY = "already returned"
+    SPENT = "balance below the top-up"
+    REFUSED = "Telegram refused"
+    UNANSWERED = "Telegram did not answer"
+
+
+class WalletDesk:
+    """What an admin may do to a wallet. A Stars refund is written first as a pending debit,
+    then Telegram is asked, then the debit is confirmed or undone; one left pending by a crash
+    is asked about again at the next start (`resume`)."""
+
+    def __init__(self, db: Database, bot: Bot, clock: Clock) -> None:
+        self._db = db
+        self._bot = bot
+        self._clock = clock
+
+    async def credit(
+        self, admin_id: int, user_id: int, amount: Decimal, reason: str
+    ) -> LedgerEntry:
+        """A correction by an admin, positive or negative; InsufficientFunds below zero."""
+        movement = Movement(
+            user_id,
+            LedgerKind.ADJUSTMENT,
+            uuid.uuid4().hex,
+            amount,
+            actor_id=admin_id,
+            reason=reason,
+        )
+        entry = await self._db.post(movement, self._clock())
+        assert entry is not None, "a fresh key is never used"
+        return entry
+
+    async def held(self, order: Order) -> bool:
+        """A charge SMS-man left unknown (a LOST purchase) that the owner has not decided on."""
+        if order.status is not OrderStatus.LOST or order.paid is None:
+            return False
+        key = str(order.id)
+        kinds = (LedgerKind.REFUND, LedgerKind.HOLD_KEPT)
+        decided = [await self._db.entry(kind, key) for kind in kinds]
+        return not any(decided)
+
+    async def resolve_hold(self, admin_id: int, order: Order, *, refund: bool) -> bool:
+        """Give a held charge back to the wallet, or keep it; false when already decided."""
+        if not await self.held(order):
+            return False
+        assert order.paid is not None
+        kind, amount = (
+            (LedgerKind.REFUND, order.paid) if refund else (LedgerKind.HOLD_KEPT, Decimal(0))
+        )
+        decision = Movement(order.user_id, kind, str(order.id), amount, actor_id=admin_id)
+        return await self._db.post(decision, self._clock()) is not None
+
+    async def refund_stars(self, charge_id: str) -> StarsRefund:
+        top_up = await self._db.entry(LedgerKind.TOPUP, charge_id)
+        if top_up is None:
+            return StarsRefund.NO_SUCH_TOP_UP
+        debit = Movement(
+            top_up.user_id,
+            LedgerKind.STARS_REFUND,
+            charge_id,
+            -top_up.amount,
+            stars=top_up.stars,
+            pending=True,
+        )
+        try:
+            if await self._db.post(debit, self._clock()) is None:
+                return StarsRefund.ALREADY
+        except InsufficientFunds:
+            return StarsRefund.SPENT
+        return await self._ask_telegram(top_up.user_id, charge_id)
+
+    async def resume(self) -> None:
+        """Stars refunds a crash left between the debit and Telegram's answer."""
+        for entry in await self._db.pending(LedgerKind.STARS_REFUND):
+            outcome = await self._ask_telegram(entry.user_id, entry.key)
+            log.info("Stars refund %s resumed: %s", entry.key, outcome.value)
+
+    async def _ask_telegram(self, user_id: int, charge_id: str) -> StarsRefund:
+        try:
+            await self._bot.refund_star_payment(user_id, charge_id)
+        except TelegramBadRequest as error:
+            if ALREADY_REFUNDED in error.message:
+                # Returned before (a crash after Telegram's yes): the debit stands.
+                await self._db.settle_pending(LedgerKind.STARS_REFUND, charge_id, confirmed=True)
+                return StarsRefund.DONE
+            log.warning("Stars refund %s refused: %s", charge_id, error.message)
+            await self._db.settle_pending(LedgerKind.STARS_REFUND, charge_id, confirmed=False)
+            return StarsRefund.REFUSED
+        except TelegramAPIError as error:
+            # No verdict (a 5xx, a timeout): the debit stays pending and is asked about again.
+            log.warning("Stars refund %s unanswered: %s", charge_id, error)
+            return StarsRefund.UNANSWERED
+        await self._db.settle_pending(LedgerKind.STARS_REFUND, charge_id, confirmed=True)
+        return StarsRefund.DONE

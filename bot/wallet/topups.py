@@ -1,0 +1,64 @@
+"""Top-ups with Telegram Stars: the offers, the check before the Stars are taken, the credit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.owner.access import Access
+from bot.storage.database import Database
+from bot.storage.records import LedgerEntry, LedgerKind
+from bot.storage.wallets import Movement
+from bot.wallet.pricing import credit_for
+
+STARS = "XTR"
+PAYLOAD_PREFIX = "topup:"
+
+
+def payload_for(stars: int) -> str:
+    return f"{PAYLOAD_PREFIX}{stars}"
+
+
+class TopUps:
+    """Only the amounts offered are accepted, and a payment is credited once, by its charge id."""
+
+    def __init__(self, db: Database, settings: Settings, access: Access, clock: Clock) -> None:
+        self._db = db
+        self._settings = settings
+        self._access = access
+        self._clock = clock
+
+    def choices(self) -> list[tuple[int, Decimal]]:
+        """The offered amounts of Stars, with what each adds to a wallet."""
+        return [(stars, self.credit_for(stars)) for stars in self._settings.topup_stars]
+
+    def credit_for(self, stars: int) -> Decimal:
+        assert self._settings.star_price is not None, "wallet mode has a STAR_PRICE"
+        return credit_for(stars, self._settings.star_price)
+
+    def offered(self, stars: int) -> bool:
+        return self._settings.wallet and stars in self._settings.topup_stars
+
+    def stars_in(self, payload: str) -> int | None:
+        """The Stars an invoice of ours asks for, or None for a payload we did not make."""
+        amount = payload.removeprefix(PAYLOAD_PREFIX)
+        if payload == amount or not (amount.isascii() and amount.isdigit()):
+            return None
+        stars = int(amount)
+        return stars if self.offered(stars) else None
+
+    async def may_pay(self, user_id: int, payload: str, currency: str, total: int) -> bool:
+        """Telegram's pre-checkout: ok only for an amount we offered, to a person who may buy."""
+        stars = self.stars_in(payload)
+        return (
+            stars is not None
+            and currency == STARS
+            and total == stars
+            and await self._access.can_buy(user_id)
+        )
+
+    async def credit(self, user_id: int, stars: int, charge_id: str) -> LedgerEntry | None:
+        """Credit a successful payment; None when this charge was credited already."""
+        top_up = Movement(user_id, LedgerKind.TOPUP, charge_id, self.credit_for(stars), stars)
+        return await self._db.post(top_up, self._clock())

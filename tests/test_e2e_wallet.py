@@ -1,0 +1,268 @@
+"""End to end in wallet mode: top up with Stars, buy at the markup, get it back when unsold."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.factory import Application
+from bot.orders.lifecycle import OrderStatus
+from bot.storage.records import LedgerKind
+from bot.storage.wallets import Movement
+from emulators.smsman import SmsManEmulator
+from emulators.telegram import ChatMessage, SimUser, TelegramEmulator
+from keyboards.callbacks import TopUpCb
+from tests.conftest import ADMIN_ID, ALLOWED_ID, RunBot, make_settings
+from tests.flows import labels, open_usa, price_screen, wait_for_button
+
+USA, TELEGRAM = 5, 3
+# 12.50 × 1.3 = 16.25 is under cost + 5: the minimum markup makes it 17.50.
+COST, SELLING = Decimal("12.50"), Decimal("17.50")
+
+
+@pytest.fixture
+def wallet_settings(tmp_path: Path, smsman: SmsManEmulator, telegram: TelegramEmulator) -> Settings:
+    smsman.set_stock(USA, TELEGRAM, count=40, cost=COST)
+    return make_settings(
+        tmp_path,
+        smsman,
+        telegram,
+        sales_mode="wallet",
+        star_price="1.30",
+        topup_stars="50,100",
+    )
+
+
+@pytest.fixture
+async def wallet_app(run_bot: RunBot, wallet_settings: Settings) -> AsyncIterator[Application]:
+    async with run_bot(wallet_settings) as app:
+        yield app
+
+
+async def top_up(user: SimUser, telegram: TelegramEmulator, stars: int = 50) -> ChatMessage:
+    """Menu → Wallet → Top up → an amount → pay the invoice: the bot's confirmation."""
+    await user.send("/start")
+    await user.wait_for_text("Hi,")
+    await (await user.tap("💳 Wallet")).answered()
+    await user.wait_for_text("Your balance")
+    await (await user.tap("Top up")).answered()
+    await wait_for_button(user, f"{stars} ⭐")
+    await (await user.tap(f"{stars} ⭐ →")).answered()
+    invoice = await user.wait_for_message(lambda m: m.invoice is not None)
+    checkout = await user.pay(invoice)
+    await telegram.wait_until(lambda: checkout.ok is not None)
+    assert checkout.ok
+    return await user.wait_for_text("added to your wallet")
+
+
+async def test_top_up_with_stars_is_credited_once(
+    telegram: TelegramEmulator, wallet_app: Application
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    done = await top_up(user, telegram)
+    assert "65.00 ₽ added to your wallet. Balance: 65.00 ₽" in done.text
+    (charge_id,) = telegram.star_payments
+    telegram.redeliver_payment(charge_id)
+    await asyncio.sleep(0.3)
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00"), "a replay credits nothing"
+    entry = await wallet_app.db.entry(LedgerKind.TOPUP, charge_id)
+    assert entry is not None
+    assert entry.stars == 50
+
+
+async def test_buy_at_the_markup_and_get_it_back_on_cancel(
+    telegram: TelegramEmulator, smsman: SmsManEmulator, wallet_app: Application
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    await top_up(user, telegram)
+    price = await price_screen(user)
+    assert "Price: 17.50 ₽" in price.text
+    assert "Your balance: 65.00 ₽" in price.text
+    first = await user.tap("Buy for 17.50 ₽", message=price)
+    second = await user.tap("Buy for 17.50 ₽", message=price)
+    await first.answered()
+    await second.answered()
+    card = await user.wait_for_text("Waiting for the SMS")
+    assert "Price: 17.50 ₽" in card.text, "the card shows what the person paid"
+    calls = [c for c in smsman.calls if c.endpoint == "get-number"]
+    assert len(calls) == 1, "a double tap buys once"
+    assert Decimal(calls[0].params["maxPrice"]) == COST, "SMS-man's cap is the provider cost"
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("47.50")
+
+    await (await user.tap("Cancel")).answered()
+    await user.wait_for_text("Cancelled")
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
+    kinds = [e.kind for e in await wallet_app.db.ledger(ALLOWED_ID, 10)]
+    assert kinds == [LedgerKind.REFUND, LedgerKind.PURCHASE, LedgerKind.TOPUP]
+
+
+async def test_too_little_money_offers_a_top_up_and_buys_nothing(
+    telegram: TelegramEmulator, smsman: SmsManEmulator, wallet_app: Application
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    await open_usa(user)
+    await user.send("telegram")
+    price = await wait_for_button(user, "Top up")
+    assert "Your balance: 0.00 ₽" in price.text
+    assert not any("Buy for" in label for label in labels(price))
+    assert "💳 Top up" in labels(price)
+    # A Buy button from before the wallet ran low is refused by the wallet itself.
+    quote = await wallet_app.db.get_quote(1)
+    assert quote is not None
+    await (await user.tap_data(f"b:{quote.id}", message=price)).answered()
+    refused = await user.wait_for_text("Not enough in your wallet")
+    assert "💳 Top up" in labels(refused)
+    assert not [c for c in smsman.calls if c.endpoint == "get-number"]
+    assert await wallet_app.db.user_open_orders(ALLOWED_ID) == []
+
+
+async def test_a_purchase_that_sold_nothing_is_reversed(
+    telegram: TelegramEmulator, smsman: SmsManEmulator, wallet_app: Application
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    await top_up(user, telegram)
+    price = await price_screen(user)
+    # The price went up meanwhile: SMS-man refuses maxPrice, nothing is sold.
+    smsman.set_stock(USA, TELEGRAM, cost=Decimal("20.00"))
+    await (await user.tap("Buy for", message=price)).answered()
+    await user.wait_for_text("The price went up")
+    orders = await wallet_app.db.orders_since(ALLOWED_ID, 0)
+    assert [o.status for o in orders] == [OrderStatus.FAILED]
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
+    kinds = [e.kind for e in await wallet_app.db.ledger(ALLOWED_ID, 10)]
+    assert kinds == [LedgerKind.REVERSAL, LedgerKind.PURCHASE, LedgerKind.TOPUP]
+
+
+async def test_only_offered_amounts_may_be_paid(
+    telegram: TelegramEmulator, wallet_app: Application
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    await user.send("/start")
+    await user.wait_for_text("Hi,")
+    forged = await (await user.tap_data(TopUpCb(stars=7).pack())).answered()
+    assert forged.show_alert
+    assert not [c for c in telegram.calls if c.method == "sendInvoice"]
+
+
+async def test_a_balance_and_a_replayed_payment_survive_a_restart(
+    telegram: TelegramEmulator, run_bot: RunBot, wallet_settings: Settings
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    async with run_bot(wallet_settings):
+        await top_up(user, telegram, stars=100)
+    (charge_id,) = telegram.star_payments
+    telegram.redeliver_payment(charge_id)
+    async with run_bot(wallet_settings) as app:
+        # The replay was queued before this: it has been handled once the menu answers.
+        await user.send("/start")
+        await user.wait_for_text("Hi,")
+        await asyncio.sleep(0.2)
+        assert await app.db.balance(ALLOWED_ID) == Decimal("130.00")
+
+
+async def test_owner_mode_has_no_wallet(telegram: TelegramEmulator, bot_app: Application) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    await user.send("/start")
+    menu = await user.wait_for_text("Hi,")
+    assert not any("Wallet" in label for label in labels(menu))
+    await user.send("/terms")
+    reply = await user.wait_for_message(lambda m: True)
+    assert "Terms" not in reply.text
+
+
+async def test_the_owner_corrects_a_wallet_never_below_zero(
+    telegram: TelegramEmulator, wallet_app: Application
+) -> None:
+    admin = telegram.user(ADMIN_ID, language_code="en")
+    await admin.send(f"/credit {ALLOWED_ID} 20.00 welcome gift")
+    done = await admin.wait_for_text("Wallet of")
+    assert "balance 20.00 ₽" in done.text
+    await admin.send(f"/credit {ALLOWED_ID} -30 too much")
+    refused = await admin.wait_for_text("Not done")
+    assert "20.00 ₽" in refused.text
+    await admin.send(f"/credit {ALLOWED_ID} 1.234 cents only")
+    await admin.wait_for_text("Usage: /credit")
+    await admin.send(f"/wallet {ALLOWED_ID}")
+    shown = await admin.wait_for_text("Wallet of")
+    assert "welcome gift" in shown.text
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("20.00")
+    # Not for people who are not admins.
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    await user.send(f"/credit {ALLOWED_ID} 100 me")
+    await user.wait_for_text("Use the menu")
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("20.00")
+
+
+async def test_stars_are_returned_once_and_only_while_unspent(
+    telegram: TelegramEmulator, wallet_app: Application
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    admin = telegram.user(ADMIN_ID, language_code="en")
+    await top_up(user, telegram)
+    await top_up(user, telegram)
+    first, second = telegram.star_payments
+    price = await price_screen(user)
+    await (await user.tap("Buy for", message=price)).answered()
+    await user.wait_for_text("Waiting for the SMS")
+    # 130.00 - 17.50 = 112.50: one top-up (65.00) can go back, not both.
+    await admin.send(f"/refundstars {first}")
+    await admin.wait_for_text("The Stars are returned")
+    await admin.send(f"/refundstars {first}")
+    await admin.wait_for_text("returned already")
+    await admin.send(f"/refundstars {second}")
+    await admin.wait_for_text("holds less than this top-up added")
+    await admin.send("/refundstars nothing")
+    await admin.wait_for_text("No top-up has this charge id")
+    assert telegram.star_payments[first].refunded_at is not None
+    assert telegram.star_payments[second].refunded_at is None
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("47.50")
+    await admin.send("/stats")
+    stats = await admin.wait_for_text("Statistics")
+    assert "revenue 17.50 ₽ · provider cost 12.50 ₽ · margin 5.00 ₽" in stats.text
+
+
+async def test_a_stars_refund_cut_short_by_a_crash_is_finished_at_the_next_start(
+    telegram: TelegramEmulator, run_bot: RunBot, wallet_settings: Settings
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    async with run_bot(wallet_settings) as app:
+        await top_up(user, telegram)
+        (charge_id,) = telegram.star_payments
+        # The debit was written, then the process died before Telegram was asked.
+        debit = Movement(
+            ALLOWED_ID, LedgerKind.STARS_REFUND, charge_id, Decimal("-65.00"), pending=True
+        )
+        await app.db.post(debit, now=1.0)
+    async with run_bot(wallet_settings) as app:
+        await telegram.wait_until(lambda: telegram.star_payments[charge_id].refunded_at is not None)
+        await asyncio.sleep(0.1)
+        assert await app.db.pending(LedgerKind.STARS_REFUND) == []
+        assert await app.db.balance(ALLOWED_ID) == 0
+
+
+async def test_a_charge_smsman_left_unknown_waits_for_the_owner(
+    telegram: TelegramEmulator, smsman: SmsManEmulator, wallet_app: Application
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    admin = telegram.user(ADMIN_ID, language_code="en")
+    await top_up(user, telegram)
+    price = await price_screen(user)
+    smsman.fail_next("get-number", "http_502")
+    await (await user.tap("Buy for", message=price)).answered()
+    lost = await user.wait_for_text("did not confirm this purchase")
+    assert "Your 17.50 ₽ is on hold" in lost.text
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("47.50"), "held, not given back"
+    await admin.send("/orders")
+    listing = await admin.wait_for_text("need a look")
+    assert "wallet charge 17.50 ₽" in listing.text
+    await (await admin.tap("Give order #1's charge back", message=listing)).answered()
+    await user.wait_for_text("17.50 ₽ for order #1 is back in your wallet")
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
+    again = await (await admin.tap("Keep order #1's charge", message=listing)).answered()
+    assert again.show_alert, "decided once"
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
