@@ -98,10 +98,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _wallet_needs_a_star_price(self) -> Self:
-        if self.sales_mode == "wallet" and self.star_price is None:
+        if self.sales_mode != "wallet":
+            return self
+        if self.star_price is None:
             raise ValueError("STAR_PRICE is required when SALES_MODE=wallet")
         if not self.topup_stars:
-            raise ValueError("TOPUP_STARS needs at least one amount")
+            raise ValueError("TOPUP_STARS needs at least one amount in wallet mode")
+        if min(self.topup_stars) * self.star_price < Decimal("0.01"):
+            raise ValueError("TOPUP_STARS x STAR_PRICE must credit at least 0.01")
         return self
 
     @field_validator("currency", "log_level", mode="before")

@@ -100,6 +100,7 @@ async def _on_startup(
     outbox: Outbox,
     popular: Popularity,
     desk: WalletDesk,
+    top_ups: TopUps,
     settings: Settings,
 ) -> None:
     me = await bot.get_me()
@@ -110,6 +111,7 @@ async def _on_startup(
     await orders.resolve_interrupted()
     if settings.wallet:
         await desk.resume()
+        await top_ups.reconcile()
     await poller.start()
 
 
@@ -207,7 +209,7 @@ class Application:
             orders=orders,
             purchases=purchases,
             popular=Popularity(db, clock),
-            top_ups=TopUps(db, settings, access, clock),
+            top_ups=TopUps(db, settings, access, clock, bot),
             desk=WalletDesk(db, bot, clock),
             poller=poller,
             outbox=outbox,

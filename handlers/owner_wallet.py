@@ -39,7 +39,8 @@ def _amount(text: str) -> Decimal | None:
         return None
     if not amount.is_finite() or amount == 0 or abs(amount) > LARGEST_CREDIT:
         return None
-    return amount if amount == amount.quantize(Decimal("0.01")) else None
+    cents = amount.quantize(Decimal("0.01"))
+    return cents if cents == amount else None
 
 
 async def on_credit(

@@ -34,13 +34,14 @@ def movement_label(kind: LedgerKind) -> str:
         LedgerKind.REFUND: _("↩️ Refund"),
         LedgerKind.ADJUSTMENT: _("🛠 Correction by the owner"),
         LedgerKind.STARS_REFUND: _("⭐ Stars returned"),
+        LedgerKind.HOLD_KEPT: _("✔️ Held charge confirmed by the owner"),
     }
     return labels[kind]
 
 
 def movement_line(entry: LedgerEntry, currency: str) -> str:
     when = datetime.fromtimestamp(entry.created_at, UTC).strftime("%Y-%m-%d %H:%M")
-    sign = "+" if entry.amount > 0 else "−"
+    sign = "+" if entry.amount > 0 else "−" if entry.amount < 0 else ""
     amount = format_money(abs(entry.amount), currency)
     return f"{when} · {movement_label(entry.kind)} · {sign}{amount}"
 

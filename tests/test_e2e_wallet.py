@@ -16,6 +16,7 @@ from bot.storage.records import LedgerKind
 from bot.storage.wallets import Movement
 from emulators.smsman import SmsManEmulator
 from emulators.telegram import ChatMessage, SimUser, TelegramEmulator
+from emulators.telegram.payments import StarPayment
 from keyboards.callbacks import TopUpCb
 from tests.conftest import ADMIN_ID, ALLOWED_ID, RunBot, make_settings
 from tests.flows import labels, open_usa, price_screen, wait_for_button
@@ -266,3 +267,67 @@ async def test_a_charge_smsman_left_unknown_waits_for_the_owner(
     again = await (await admin.tap("Keep order #1's charge", message=listing)).answered()
     assert again.show_alert, "decided once"
     assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
+
+
+async def test_a_payment_the_bot_never_heard_of_is_credited_from_telegrams_record(
+    telegram: TelegramEmulator, run_bot: RunBot, wallet_settings: Settings
+) -> None:
+    telegram.user(ALLOWED_ID, language_code="en")
+    # Telegram took 100 Stars while the bot was down between its ok and the payment message.
+    telegram.star_payments["stxLost1"] = StarPayment(
+        "stxLost1", ALLOWED_ID, 100, "topup:100", date=1_800_000_000
+    )
+    # A payment Telegram already returned is not credited.
+    telegram.star_payments["stxBack1"] = StarPayment(
+        "stxBack1", ALLOWED_ID, 50, "topup:50", date=1_800_000_001, refunded_at=1_800_000_002
+    )
+    async with run_bot(wallet_settings) as app:
+        await telegram.wait_until(lambda: telegram.calls_of("getStarTransactions"))
+        await asyncio.sleep(0.2)
+        assert await app.db.balance(ALLOWED_ID) == Decimal("130.00")
+    async with run_bot(wallet_settings) as app:
+        await asyncio.sleep(0.3)
+        assert await app.db.balance(ALLOWED_ID) == Decimal("130.00"), "once"
+
+
+async def test_two_decisions_on_one_held_charge_keep_only_the_first(
+    telegram: TelegramEmulator, smsman: SmsManEmulator, wallet_app: Application
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    admin = telegram.user(ADMIN_ID, language_code="en")
+    await top_up(user, telegram)
+    price = await price_screen(user)
+    smsman.fail_next("get-number", "http_502")
+    await (await user.tap("Buy for", message=price)).answered()
+    await user.wait_for_text("did not confirm this purchase")
+    await admin.send("/orders")
+    listing = await admin.wait_for_text("need a look")
+    keep = await admin.tap("Keep order #1's charge", message=listing)
+    give = await admin.tap("Give order #1's charge back", message=listing)
+    answers = [await keep.answered(), await give.answered()]
+    assert sorted(a.show_alert for a in answers) == [False, True], "one decision stands"
+    entries = await wallet_app.db.ledger(ALLOWED_ID, 10)
+    decided = [e.kind for e in entries if e.kind in (LedgerKind.REFUND, LedgerKind.HOLD_KEPT)]
+    assert len(decided) == 1
+    # Whatever was decided, the wallet screen shows it.
+    await user.send("/start")
+    await user.wait_for_text("Hi,")
+    await (await user.tap("💳 Wallet")).answered()
+    await user.wait_for_text("Latest movements")
+
+
+async def test_an_unanswered_stars_refund_is_asked_again_on_the_next_command(
+    telegram: TelegramEmulator, wallet_app: Application
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    admin = telegram.user(ADMIN_ID, language_code="en")
+    await top_up(user, telegram)
+    (charge_id,) = telegram.star_payments
+    telegram.fail_next("refundStarPayment", 500, "Internal Server Error")
+    await admin.send(f"/refundstars {charge_id}")
+    await admin.wait_for_text("did not answer")
+    assert await wallet_app.db.balance(ALLOWED_ID) == 0, "the debit waits, pending"
+    await admin.send(f"/refundstars {charge_id}")
+    await admin.wait_for_text("The Stars are returned")
+    assert telegram.star_payments[charge_id].refunded_at is not None
+    assert await wallet_app.db.pending(LedgerKind.STARS_REFUND) == []

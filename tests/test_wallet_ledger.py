@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from bot.storage.database import Database
 from bot.storage.records import LedgerKind
+from bot.storage.schema import MIGRATIONS
 from bot.storage.wallets import InsufficientFunds, Movement
 from bot.wallet.pricing import credit_for, selling_price
 
@@ -180,3 +181,20 @@ class LedgerModel(RuleBasedStateMachine):
 
 LedgerModel.TestCase.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)
 test_the_ledger_keeps_its_promises = LedgerModel.TestCase
+
+
+async def test_a_database_of_the_ledgers_first_version_gains_what_orders_paid(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v4.sqlite3"
+    with sqlite3.connect(path) as raw:
+        for number, script in enumerate(MIGRATIONS[:4], start=1):
+            raw.executescript(f"{script}\nPRAGMA user_version = {number};")
+    db = await Database.open(path)
+    try:
+        assert await db.schema_version() == len(MIGRATIONS)
+    finally:
+        await db.close()
+    with sqlite3.connect(path) as raw:
+        columns = {row[1] for row in raw.execute("PRAGMA table_info(orders)")}
+    assert "paid" in columns

@@ -315,7 +315,9 @@ class Database(WalletQueries):
             )
             if changed == 1 and charge is not None:
                 purchase = Movement(quote.user_id, LedgerKind.PURCHASE, str(row_id), -charge)
-                await self._post(purchase, now)
+                if not await self._post(purchase, now):
+                    # A charge already on this key (a restored ledger?): no order without one.
+                    raise RuntimeError(f"order {row_id} has a purchase entry already")
         created = changed == 1
         if created:
             self._recent.pop(quote.user_id, None)

@@ -105,6 +105,8 @@ MIGRATIONS: tuple[str, ...] = (
         user_id INTEGER PRIMARY KEY,
         balance TEXT NOT NULL
     );
+    """,
+    """
     ALTER TABLE orders ADD COLUMN paid TEXT;
     """,
 )

@@ -90,6 +90,18 @@ class WalletQueries:
                 await self._add_to_balance(entry.user_id, -entry.amount)
         return True
 
+    async def decide(self, movement: Movement, rivals: tuple[LedgerKind, ...], now: float) -> bool:
+        """Write a movement unless one of `rivals` (or its own kind) holds its key already: of
+        two decisions on one thing, only the first is written."""
+        async with self._transaction():
+            for kind in (movement.kind, *rivals):
+                taken = await self._all(
+                    "SELECT 1 FROM ledger WHERE kind = ? AND key = ?", (kind.value, movement.key)
+                )
+                if taken:
+                    return False
+            return await self._post(movement, now)
+
     async def pending(self, kind: LedgerKind) -> list[LedgerEntry]:
         rows = await self._all(
             "SELECT * FROM ledger WHERE kind = ? AND pending = 1 ORDER BY id", (kind,)

@@ -70,11 +70,15 @@ class WalletDesk:
         if not await self.held(order):
             return False
         assert order.paid is not None
-        kind, amount = (
-            (LedgerKind.REFUND, order.paid) if refund else (LedgerKind.HOLD_KEPT, Decimal(0))
-        )
+        decisions = {
+            True: (LedgerKind.REFUND, order.paid),
+            False: (LedgerKind.HOLD_KEPT, Decimal(0)),
+        }
+        kind, amount = decisions[refund]
+        rival = decisions[not refund][0]
         decision = Movement(order.user_id, kind, str(order.id), amount, actor_id=admin_id)
-        return await self._db.post(decision, self._clock()) is not None
+        # Two admins, or one double tap: the first decision stands, in one transaction.
+        return await self._db.decide(decision, (rival,), self._clock())
 
     async def refund_stars(self, charge_id: str) -> StarsRefund:
         top_up = await self._db.entry(LedgerKind.TOPUP, charge_id)
@@ -89,10 +93,14 @@ class WalletDesk:
             pending=True,
         )
         try:
-            if await self._db.post(debit, self._clock()) is None:
-                return StarsRefund.ALREADY
+            written = await self._db.post(debit, self._clock())
         except InsufficientFunds:
             return StarsRefund.SPENT
+        if written is None:
+            earlier = await self._db.entry(LedgerKind.STARS_REFUND, charge_id)
+            if earlier is None or not earlier.pending:
+                return StarsRefund.ALREADY
+            # Asked before without an answer: ask again rather than wait for a restart.
         return await self._ask_telegram(top_up.user_id, charge_id)
 
     async def resume(self) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import StarTransaction, TransactionPartnerUser
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -12,7 +17,11 @@ from bot.storage.records import LedgerEntry, LedgerKind
 from bot.storage.wallets import Movement
 from bot.wallet.pricing import credit_for
 
+log = logging.getLogger(__name__)
+
 STARS = "XTR"
+# getStarTransactions answers at most this many at a time.
+PAGE = 100
 PAYLOAD_PREFIX = "topup:"
 
 
@@ -23,7 +32,10 @@ def payload_for(stars: int) -> str:
 class TopUps:
     """Only the amounts offered are accepted, and a payment is credited once, by its charge id."""
 
-    def __init__(self, db: Database, settings: Settings, access: Access, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, access: Access, clock: Clock, bot: Bot
+    ) -> None:
+        self._bot = bot
         self._db = db
         self._settings = settings
         self._access = access
@@ -62,3 +74,42 @@ class TopUps:
         """Credit a successful payment; None when this charge was credited already."""
         top_up = Movement(user_id, LedgerKind.TOPUP, charge_id, self.credit_for(stars), stars)
         return await self._db.post(top_up, self._clock())
+
+    async def reconcile(self) -> int:
+        """Credit the top-ups Telegram took whose successful_payment this bot never handled
+        (it died in between, and Telegram does not send an acknowledged update again): the
+        bot's Star transactions are the record. Returns how many were credited."""
+        received: dict[str, tuple[int, int]] = {}
+        returned: set[str] = set()
+        offset = 0
+        try:
+            while True:
+                batch = await self._bot.get_star_transactions(offset=offset, limit=PAGE)
+                for transaction in batch.transactions:
+                    self._sort(transaction, received, returned)
+                if len(batch.transactions) < PAGE:
+                    break
+                offset += PAGE
+        except TelegramAPIError as error:
+            log.warning("Star transactions not read: %s", error)
+            return 0
+        credited = 0
+        for charge_id, (user_id, stars) in received.items():
+            if charge_id not in returned and await self.credit(user_id, stars, charge_id):
+                log.warning("top-up %s of %s credited from Telegram's record", charge_id, user_id)
+                credited += 1
+        return credited
+
+    @staticmethod
+    def _sort(
+        transaction: StarTransaction,
+        received: dict[str, tuple[int, int]],
+        returned: set[str],
+    ) -> None:
+        source, receiver = transaction.source, transaction.receiver
+        if isinstance(receiver, TransactionPartnerUser):
+            returned.add(transaction.id)
+        elif isinstance(source, TransactionPartnerUser) and (
+            source.invoice_payload or ""
+        ).startswith(PAYLOAD_PREFIX):
+            received[transaction.id] = (source.user.id, transaction.amount)
