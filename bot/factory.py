@@ -106,7 +106,7 @@ async def _on_startup(
     me = await bot.get_me()
     log.info("bot @%s (id %s) started", me.username, me.id)
     await set_commands(bot, i18n)
-    await popular.start()
+    popular.start()
     outbox.start()
     await orders.resolve_interrupted()
     if settings.wallet:

@@ -108,7 +108,7 @@ async def test_popularity_is_read_again_while_it_runs(tmp_path: Path) -> None:
     popular = Popularity(db, clock, curated=(), every=0.01)
     try:
         await db.ensure_user(1, None, now=0.0)
-        await popular.start()
+        popular.start()
         assert not popular.apps
         await sold(db, 1, 5, 3, clock())
         for _ in range(200):
@@ -156,7 +156,8 @@ async def test_a_failed_read_leaves_the_figures_empty_and_the_bot_running(
 
     monkeypatch.setattr(db, "most_bought", locked)
     try:
-        await popular.start()
+        popular.start()
+        await asyncio.sleep(0.005)
         assert (popular.apps, popular.countries) == ((), ())
         assert "popularity not refreshed" in caplog.text
         monkeypatch.undo()

@@ -89,10 +89,10 @@ class Popularity:
         self.apps = tuple(await self._db.most_bought("application_id", since, KEPT))
         self.countries = tuple(await self._db.most_bought("country_id", since, KEPT))
 
-    async def start(self) -> None:
-        """Read the figures now (a failure leaves them empty and is retried), then every few
-        minutes."""
-        await self._refresh_or_keep()
+    def start(self) -> None:
+        """Read the figures in the background, at once and then every few minutes: a start does
+        not wait for them (until they come, the first pages are a person's recent and A–Z), and
+        a failed read leaves the last figures and is tried again."""
         self._task = asyncio.create_task(self._keep_fresh(), name="popularity")
 
     async def stop(self) -> None:
@@ -104,8 +104,8 @@ class Popularity:
 
     async def _keep_fresh(self) -> None:
         while True:
-            await asyncio.sleep(self._every)
             await self._refresh_or_keep()
+            await asyncio.sleep(self._every)
 
     async def _refresh_or_keep(self) -> None:
         try:
