@@ -267,6 +267,9 @@ async def test_a_charge_smsman_left_unknown_waits_for_the_owner(
     again = await (await admin.tap("Keep order #1's charge", message=listing)).answered()
     assert again.show_alert, "decided once"
     assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
+    await admin.send("/stats")
+    stats = await admin.wait_for_text("Statistics")
+    assert "revenue 0.00 ₽" in stats.text, "a charge given back is no revenue"
 
 
 async def test_a_payment_the_bot_never_heard_of_is_credited_from_telegrams_record(
@@ -309,6 +312,10 @@ async def test_two_decisions_on_one_held_charge_keep_only_the_first(
     entries = await wallet_app.db.ledger(ALLOWED_ID, 10)
     decided = [e.kind for e in entries if e.kind in (LedgerKind.REFUND, LedgerKind.HOLD_KEPT)]
     assert len(decided) == 1
+    await admin.send("/stats")
+    stats = await admin.wait_for_text("Statistics")
+    revenue = "17.50 ₽" if decided == [LedgerKind.HOLD_KEPT] else "0.00 ₽"
+    assert f"revenue {revenue}" in stats.text, "a kept hold is revenue, one given back is not"
     # Whatever was decided, the wallet screen shows it.
     await user.send("/start")
     await user.wait_for_text("Hi,")

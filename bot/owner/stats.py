@@ -10,7 +10,7 @@ from decimal import Decimal
 from bot.orders.lifecycle import NO_NUMBER, OPEN_STATUSES
 from bot.orders.limits import charged, refunded
 from bot.storage.database import Database
-from bot.storage.records import Order
+from bot.storage.records import LedgerKind, Order
 
 # An open order whose deadline passed this long ago is stuck: its reject keeps failing.
 STUCK_AFTER = 120.0
@@ -40,7 +40,11 @@ class Figures:
     def success_rate(self) -> float:
         return self.with_code / self.orders if self.orders else 0.0
 
-    def add(self, order: Order, codes: int) -> None:
+    def add(self, order: Order, codes: int, *, kept: bool = False) -> None:
+        if kept and order.paid is not None:
+            # A held charge the owner kept: sold as far as anyone knows, so it counts.
+            self.revenue += order.paid
+            self.provider_cost += order.price
         if order.request_id is None:
             return
         self.orders += 1
@@ -62,9 +66,11 @@ class Stats:
 async def collect(db: Database) -> Stats:
     stats = Stats()
     codes = await db.code_counts()
+    kept = await db.keys(LedgerKind.HOLD_KEPT)
     for order in await db.all_orders():
-        stats.total.add(order, codes.get(order.id, 0))
-        stats.users[order.user_id].add(order, codes.get(order.id, 0))
+        held = str(order.id) in kept
+        stats.total.add(order, codes.get(order.id, 0), kept=held)
+        stats.users[order.user_id].add(order, codes.get(order.id, 0), kept=held)
     return stats
 
 

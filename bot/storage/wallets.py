@@ -102,6 +102,10 @@ class WalletQueries:
                     return False
             return await self._post(movement, now)
 
+    async def keys(self, kind: LedgerKind) -> set[str]:
+        rows = await self._all("SELECT key FROM ledger WHERE kind = ?", (kind.value,))
+        return {row["key"] for row in rows}
+
     async def pending(self, kind: LedgerKind) -> list[LedgerEntry]:
         rows = await self._all(
             "SELECT * FROM ledger WHERE kind = ? AND pending = 1 ORDER BY id", (kind,)
