@@ -15,10 +15,15 @@ async def wait_for_button(user: SimUser, text: str) -> ChatMessage:
     )
 
 
+async def main_menu(user: SimUser) -> ChatMessage:
+    """/start: the main menu."""
+    await user.send("/start")
+    return await user.wait_for_text("Hi,")
+
+
 async def open_usa(user: SimUser) -> None:
     """Menu → Buy → type the country: the app picker for the USA."""
-    await user.send("/start")
-    await user.wait_for_text("Hi,")
+    await main_menu(user)
     await (await user.tap("Buy a number")).answered()
     await user.wait_for_text("Choose a country")
     await user.send("usa")

@@ -12,7 +12,7 @@ from emulators.smsman import APPLICATIONS, SmsManEmulator
 from emulators.telegram import ChatMessage, SimUser, TelegramEmulator
 from keyboards.callbacks import AgainCb, SaveAction, SaveCb
 from tests.conftest import ADMIN_ID, ALLOWED_ID, FakeClock, RunBot, make_settings
-from tests.flows import buy_number, labels, open_usa, price_screen, wait_for_button
+from tests.flows import buy_number, labels, main_menu, open_usa, price_screen, wait_for_button
 
 USA, RUSSIA, UK = 5, 1, 100
 TELEGRAM, WHATSAPP, INSTAGRAM, TIKTOK, AMAZON, OPENAI = 3, 6, 7, 12, 13, 32
@@ -116,8 +116,7 @@ async def test_recent_apps_then_curated_then_what_this_bots_people_buy_most(
 
 
 async def open_russia(user: SimUser) -> ChatMessage:
-    await user.send("/start")
-    await user.wait_for_text("Hi,")
+    await main_menu(user)
     await (await user.tap("Buy a number")).answered()
     await user.wait_for_text("Choose a country")
     await user.send("russia")
@@ -141,8 +140,7 @@ async def test_countries_this_bots_people_buy_most_come_first_after_a_restart_to
     # Counted from sqlite as the bot starts.
     async with run_bot(settings):
         user = telegram.user(ALLOWED_ID, language_code="en")
-        await user.send("/start")
-        await user.wait_for_text("Hi,")
+        await main_menu(user)
         await (await user.tap("Buy a number")).answered()
         countries = await user.wait_for_text("Choose a country")
         assert labels(countries)[0] == "🇷🇺 Russia"
@@ -173,8 +171,7 @@ async def test_a_returning_person_buys_again_in_two_taps(
     assert smsman.requests[1].number != smsman.requests[0].number
     # Someone else's order, forged: nothing of it is shown.
     stranger = telegram.user(ADMIN_ID, language_code="en")
-    await stranger.send("/start")
-    await stranger.wait_for_text("Hi,")
+    await main_menu(stranger)
     order = (await bot_app.db.user_open_orders(ALLOWED_ID))[0]
     forged = await (await stranger.tap_data(AgainCb(order=order.id).pack())).answered()
     assert forged.show_alert
@@ -189,8 +186,7 @@ async def test_every_history_entry_can_be_bought_again(
     await buy_number(user)
     await (await user.tap("Cancel")).answered()
     await user.wait_for_text("Cancelled")
-    await user.send("/start")
-    await user.wait_for_text("Hi,")
+    await main_menu(user)
     await (await user.tap("My numbers")).answered()
     await wait_for_button(user, "History")
     await (await user.tap("History")).answered()
@@ -216,15 +212,13 @@ async def test_a_saved_pair_is_on_the_main_menu_until_removed(
         await wait_for_button(user, "Remove from saved")
     # After a restart the menu still has it: one tap to the price, one to buy.
     async with run_bot(settings):
-        await user.send("/start")
-        menu = await user.wait_for_text("Hi,")
+        menu = await main_menu(user)
         assert labels(menu)[0] == "⭐ Telegram · 🇺🇸 United States"
         await (await user.tap("⭐ Telegram")).answered()
         price = await wait_for_button(user, "Buy for 12.50 ₽")
         await (await user.tap("Remove from saved", message=price)).answered()
         await wait_for_button(user, "⭐ Save")
-        await user.send("/start")
-        menu = await user.wait_for_text("Hi,")
+        menu = await main_menu(user)
         assert not any(label.startswith("⭐") for label in labels(menu))
         await (await user.tap("⭐ Save", message=price)).answered()
         await (await user.tap("Buy for", message=price)).answered()
@@ -240,14 +234,12 @@ async def test_a_saved_pair_can_be_removed_when_its_offer_is_gone(
     await (await user.tap("⭐ Save", message=price)).answered()
     smsman.set_stock(USA, TELEGRAM, count=0)
     clock.advance(3600)
-    await user.send("/start")
-    await user.wait_for_text("Hi,")
+    await main_menu(user)
     await (await user.tap("⭐ Telegram")).answered()
     screen = await user.wait_for_text("No numbers for Telegram")
     assert "⭐ Save" not in labels(screen), "nothing to save while there is nothing on sale"
     await (await user.tap("Remove from saved", message=screen)).answered()
-    await user.send("/start")
-    menu = await user.wait_for_text("Hi,")
+    menu = await main_menu(user)
     assert not any(label.startswith("⭐") for label in labels(menu))
     # A stale Save of an offer sold out meanwhile keeps nothing.
     refused = await (
@@ -279,8 +271,7 @@ async def test_at_most_ten_pairs_are_saved(
             assert "10 pairs" in answer.text
         await (await user.tap("« Back", message=price)).answered()
         await user.wait_for_text("United States: choose an app")
-    await user.send("/start")
-    menu = await user.wait_for_text("Hi,")
+    menu = await main_menu(user)
     assert len([label for label in labels(menu) if label.startswith("⭐")]) == 10
 
 

@@ -19,7 +19,7 @@ from emulators.telegram import ChatMessage, SimUser, TelegramEmulator
 from emulators.telegram.payments import StarPayment
 from keyboards.callbacks import TopUpCb
 from tests.conftest import ADMIN_ID, ALLOWED_ID, RunBot, make_settings
-from tests.flows import labels, open_usa, price_screen, wait_for_button
+from tests.flows import labels, main_menu, open_usa, price_screen, wait_for_button
 
 USA, TELEGRAM = 5, 3
 # 12.50 × 1.3 = 16.25 is under cost + 5: the minimum markup makes it 17.50.
@@ -47,8 +47,7 @@ async def wallet_app(run_bot: RunBot, wallet_settings: Settings) -> AsyncIterato
 
 async def top_up(user: SimUser, telegram: TelegramEmulator, stars: int = 50) -> ChatMessage:
     """Menu → Wallet → Top up → an amount → pay the invoice: the bot's confirmation."""
-    await user.send("/start")
-    await user.wait_for_text("Hi,")
+    await main_menu(user)
     await (await user.tap("💳 Wallet")).answered()
     await user.wait_for_text("Your balance")
     await (await user.tap("Top up")).answered()
@@ -59,6 +58,24 @@ async def top_up(user: SimUser, telegram: TelegramEmulator, stars: int = 50) -> 
     await telegram.wait_until(lambda: checkout.ok is not None)
     assert checkout.ok
     return await user.wait_for_text("added to your wallet")
+
+
+async def held_purchase(
+    user: SimUser, admin: SimUser, telegram: TelegramEmulator, smsman: SmsManEmulator
+) -> tuple[ChatMessage, ChatMessage]:
+    """A top-up, then a purchase SMS-man never confirms: its card, and the owner's /orders."""
+    await top_up(user, telegram)
+    price = await price_screen(user)
+    smsman.fail_next("get-number", "http_502")
+    await (await user.tap("Buy for", message=price)).answered()
+    lost = await user.wait_for_text("did not confirm this purchase")
+    await admin.send("/orders")
+    return lost, await admin.wait_for_text("need a look")
+
+
+async def owner_stats(admin: SimUser) -> ChatMessage:
+    await admin.send("/stats")
+    return await admin.wait_for_text("Statistics")
 
 
 async def test_top_up_with_stars_is_credited_once(
@@ -143,8 +160,7 @@ async def test_only_offered_amounts_may_be_paid(
     telegram: TelegramEmulator, wallet_app: Application
 ) -> None:
     user = telegram.user(ALLOWED_ID, language_code="en")
-    await user.send("/start")
-    await user.wait_for_text("Hi,")
+    await main_menu(user)
     forged = await (await user.tap_data(TopUpCb(stars=7).pack())).answered()
     assert forged.show_alert
     assert not [c for c in telegram.calls if c.method == "sendInvoice"]
@@ -160,16 +176,14 @@ async def test_a_balance_and_a_replayed_payment_survive_a_restart(
     telegram.redeliver_payment(charge_id)
     async with run_bot(wallet_settings) as app:
         # The replay was queued before this: it has been handled once the menu answers.
-        await user.send("/start")
-        await user.wait_for_text("Hi,")
+        await main_menu(user)
         await asyncio.sleep(0.2)
         assert await app.db.balance(ALLOWED_ID) == Decimal("130.00")
 
 
 async def test_owner_mode_has_no_wallet(telegram: TelegramEmulator, bot_app: Application) -> None:
     user = telegram.user(ALLOWED_ID, language_code="en")
-    await user.send("/start")
-    menu = await user.wait_for_text("Hi,")
+    menu = await main_menu(user)
     assert not any("Wallet" in label for label in labels(menu))
     await user.send("/terms")
     reply = await user.wait_for_message(lambda m: True)
@@ -222,8 +236,7 @@ async def test_stars_are_returned_once_and_only_while_unspent(
     assert telegram.star_payments[first].refunded_at is not None
     assert telegram.star_payments[second].refunded_at is None
     assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("47.50")
-    await admin.send("/stats")
-    stats = await admin.wait_for_text("Statistics")
+    stats = await owner_stats(admin)
     assert "revenue 17.50 ₽ · provider cost 12.50 ₽ · margin 5.00 ₽" in stats.text
 
 
@@ -251,15 +264,9 @@ async def test_a_charge_smsman_left_unknown_waits_for_the_owner(
 ) -> None:
     user = telegram.user(ALLOWED_ID, language_code="en")
     admin = telegram.user(ADMIN_ID, language_code="en")
-    await top_up(user, telegram)
-    price = await price_screen(user)
-    smsman.fail_next("get-number", "http_502")
-    await (await user.tap("Buy for", message=price)).answered()
-    lost = await user.wait_for_text("did not confirm this purchase")
+    lost, listing = await held_purchase(user, admin, telegram, smsman)
     assert "Your 17.50 ₽ is on hold" in lost.text
     assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("47.50"), "held, not given back"
-    await admin.send("/orders")
-    listing = await admin.wait_for_text("need a look")
     assert "wallet charge 17.50 ₽" in listing.text
     await (await admin.tap("Give order #1's charge back", message=listing)).answered()
     await user.wait_for_text("17.50 ₽ for order #1 is back in your wallet")
@@ -267,8 +274,7 @@ async def test_a_charge_smsman_left_unknown_waits_for_the_owner(
     again = await (await admin.tap("Keep order #1's charge", message=listing)).answered()
     assert again.show_alert, "decided once"
     assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
-    await admin.send("/stats")
-    stats = await admin.wait_for_text("Statistics")
+    stats = await owner_stats(admin)
     assert "revenue 0.00 ₽" in stats.text, "a charge given back is no revenue"
 
 
@@ -298,13 +304,7 @@ async def test_two_decisions_on_one_held_charge_keep_only_the_first(
 ) -> None:
     user = telegram.user(ALLOWED_ID, language_code="en")
     admin = telegram.user(ADMIN_ID, language_code="en")
-    await top_up(user, telegram)
-    price = await price_screen(user)
-    smsman.fail_next("get-number", "http_502")
-    await (await user.tap("Buy for", message=price)).answered()
-    await user.wait_for_text("did not confirm this purchase")
-    await admin.send("/orders")
-    listing = await admin.wait_for_text("need a look")
+    _lost, listing = await held_purchase(user, admin, telegram, smsman)
     keep = await admin.tap("Keep order #1's charge", message=listing)
     give = await admin.tap("Give order #1's charge back", message=listing)
     answers = [await keep.answered(), await give.answered()]
@@ -312,13 +312,11 @@ async def test_two_decisions_on_one_held_charge_keep_only_the_first(
     entries = await wallet_app.db.ledger(ALLOWED_ID, 10)
     decided = [e.kind for e in entries if e.kind in (LedgerKind.REFUND, LedgerKind.HOLD_KEPT)]
     assert len(decided) == 1
-    await admin.send("/stats")
-    stats = await admin.wait_for_text("Statistics")
+    stats = await owner_stats(admin)
     revenue = "17.50 ₽" if decided == [LedgerKind.HOLD_KEPT] else "0.00 ₽"
     assert f"revenue {revenue}" in stats.text, "a kept hold is revenue, one given back is not"
     # Whatever was decided, the wallet screen shows it.
-    await user.send("/start")
-    await user.wait_for_text("Hi,")
+    await main_menu(user)
     await (await user.tap("💳 Wallet")).answered()
     await user.wait_for_text("Latest movements")
 
