@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, NamedTuple, Self
+from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -32,7 +34,40 @@ def _parse_id_list(value: Any) -> Any:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+# Telegram delivers webhooks only to these ports, and checks the secret's alphabet.
+WEBHOOK_PORTS = frozenset({443, 80, 88, 8443})
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class ListenAddress(NamedTuple):
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def _parse_address(value: Any) -> Any:
+    """`host:port` (an IPv6 host in brackets) into a `ListenAddress`; port 0 picks a free one."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        parts = urlsplit(f"//{text}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or port is None or parts.path or parts.username:
+        raise ValueError(f"expected host:port like 127.0.0.1:8080, got {text!r}")
+    return ListenAddress(host, port)
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 IdList = Annotated[list[int], NoDecode]
+Address = Annotated[ListenAddress, NoDecode]
 StarList = Annotated[list[Annotated[int, Field(ge=1)]], NoDecode]
 
 
@@ -75,6 +110,14 @@ class Settings(BaseSettings):
     # What one Star adds to a wallet, in CURRENCY; required in wallet mode.
     star_price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = None
     topup_stars: StarList = [50, 100, 250, 500, 1000]
+    # Empty: long polling. Otherwise Telegram posts updates to this https URL; TLS ends at the
+    # reverse proxy, which forwards to WEBHOOK_LISTEN.
+    webhook_url: AnyHttpUrl | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: Address = ListenAddress("127.0.0.1", 8080)
+    # Empty: off. Otherwise /healthz and /metrics are served here.
+    metrics_listen: Address | None = None
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("daily_spend_limit", "max_price", mode="before")
     @classmethod
@@ -86,10 +129,44 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: Any) -> Any:
         return _parse_id_list(value)
 
-    @field_validator("star_price", mode="before")
+    @field_validator("star_price", "webhook_url", "webhook_secret", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+        return _blank_is_none(value)
+
+    @field_validator("webhook_listen", mode="before")
+    @classmethod
+    def _address(cls, value: Any) -> Any:
+        return _parse_address(value)
+
+    @field_validator("metrics_listen", mode="before")
+    @classmethod
+    def _optional_address(cls, value: Any) -> Any:
+        return _parse_address(_blank_is_none(value))
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _public_https(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if value is None:
+            return None
+        if value.scheme != "https":
+            raise ValueError("must be an https:// URL (TLS ends at your reverse proxy)")
+        if value.port not in WEBHOOK_PORTS:
+            raise ValueError("Telegram posts only to ports 443, 80, 88 or 8443")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_alphabet(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> Self:
+        if self.webhook_url is not None and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        return self
 
     @field_validator("sales_mode", mode="before")
     @classmethod
@@ -113,7 +190,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("default_locale", mode="before")
+    @field_validator("default_locale", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -132,6 +209,11 @@ class Settings(BaseSettings):
     @property
     def telegram_base_url(self) -> str | None:
         return str(self.telegram_api_url).rstrip("/") if self.telegram_api_url else None
+
+    @property
+    def webhook_path(self) -> str:
+        """The path the webhook server answers on: the public URL's, which the proxy keeps."""
+        return (self.webhook_url.path or "/") if self.webhook_url else "/"
 
     @property
     def wallet(self) -> bool:

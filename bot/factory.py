@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+import signal
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,10 @@ from bot.catalog.popular import Popularity
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.i18n import LOCALES_DIR, UserLanguageMiddleware, create_i18n
+from bot.metrics import Metrics
+from bot.ops.health import Health
+from bot.ops.monitor import Monitor
+from bot.ops.webhook import WebhookServer
 from bot.orders.notifier import Notifier
 from bot.orders.outbox import Outbox
 from bot.orders.poller import Poller
@@ -40,6 +46,7 @@ from bot.storage.database import Database
 from bot.telegram.callback_answer import AnswerCallbacks
 from bot.telegram.commands import set_commands
 from bot.telegram.inflight import InFlight
+from bot.telegram.observe import ObserveCalls, ObserveUpdates
 from bot.telegram.pacer import Limits, Pacer
 from bot.telegram.response_types import KeepResponseTypes
 from bot.wallet.charges import price_to_person
@@ -52,18 +59,29 @@ log = logging.getLogger(__name__)
 
 SMSMAN_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 DRAIN_TIMEOUT = 20.0
+# The poller beats once an interval; this many seconds without one and the process is stuck.
+HEARTBEAT_STALE_AFTER = 30.0
 
 
-def create_bot(settings: Settings, pacer: Pacer, session: BaseSession | None = None) -> Bot:
+def telegram_session(settings: Settings) -> AiohttpSession:
+    """aiohttp to TELEGRAM_API_URL, or to Telegram's own server."""
+    base = settings.telegram_base_url
+    return AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+
+
+def create_bot(
+    settings: Settings,
+    pacer: Pacer,
+    session: BaseSession | None = None,
+    metrics: Metrics | None = None,
+) -> Bot:
     """The Bot over `session` (a simulation's), or over aiohttp to the configured server; every
-    send and edit goes through `pacer`."""
-    if session is None:
-        base = settings.telegram_base_url
-        session = (
-            AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
-        )
+    send and edit goes through `pacer`, and every attempt is counted (inside it, so each 429
+    is)."""
+    session = session or telegram_session(settings)
     session.middleware(KeepResponseTypes())
     session.middleware(pacer)
+    session.middleware(ObserveCalls(metrics or Metrics()))
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
@@ -77,11 +95,13 @@ def create_dispatcher(
     db: Database,
     i18n: I18n,
     clock: Clock,
+    metrics: Metrics,
     **services: Any,
 ) -> Dispatcher:
     # Handlers get services, never the SMS-man client: only the services talk to the provider.
     dp = Dispatcher(settings=settings, db=db, i18n=i18n, clock=clock, **services)
     dp.include_routers(*get_routers())
+    dp.update.outer_middleware(ObserveUpdates(metrics))
     UserLanguageMiddleware(i18n, db, clock).setup(dp)
     dp.callback_query.middleware(AnswerCallbacks())
     in_flight = InFlight()
@@ -136,6 +156,10 @@ class Application:
     smsman: SmsManClient
     bot: Bot
     dp: Dispatcher
+    metrics: Metrics
+    monitor: Monitor
+    webhook: WebhookServer | None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     async def open(
@@ -153,6 +177,7 @@ class Application:
         """The defaults are production's; a simulation passes in-process transports, an
         inline sqlite connection and a seeded generator, and gets the same application."""
         i18n = create_i18n(settings.default_locale, locales)
+        metrics = Metrics(clock)
         db = await Database.open(settings.database_path, connect=connect_db)
         http = httpx.AsyncClient(timeout=smsman_timeout, transport=smsman_transport)
         smsman = SmsManClient(
@@ -160,11 +185,12 @@ class Application:
             settings.smsman_base_url,
             settings.smsman_token,
             RateLimiter(settings.smsman_max_rps),
+            metrics=metrics,
         )
         pacer = Pacer(
             Limits.per_second(settings.telegram_max_sends_per_s, settings.telegram_chat_sends_per_s)
         )
-        bot = create_bot(settings, pacer, bot_session)
+        bot = create_bot(settings, pacer, bot_session, metrics)
         catalog = Catalog(
             smsman, clock, settings.currency, person_price=partial(price_to_person, settings)
         )
@@ -177,6 +203,7 @@ class Application:
             pacer,
             clock,
             interval=settings.poll_interval_seconds,
+            metrics=metrics,
         )
         orders = OrderService(
             db=db,
@@ -195,6 +222,7 @@ class Application:
             access=access,
             provider_float=provider_float,
             clock=clock,
+            metrics=metrics,
         )
         poller = Poller(
             orders, interval=settings.poll_interval_seconds, rate=settings.smsman_max_rps, rng=rng
@@ -204,6 +232,7 @@ class Application:
             db=db,
             i18n=i18n,
             clock=clock,
+            metrics=metrics,
             catalog=catalog,
             alerts=alerts,
             orders=orders,
@@ -216,12 +245,64 @@ class Application:
             access=access,
             provider_float=provider_float,
         )
-        return cls(settings=settings, http=http, db=db, smsman=smsman, bot=bot, dp=dp)
+        stale_after = max(HEARTBEAT_STALE_AFTER, 5 * settings.poll_interval_seconds)
+        health = Health(db, poller, metrics, clock, stale_after=stale_after)
+        return cls(
+            settings=settings,
+            http=http,
+            db=db,
+            smsman=smsman,
+            bot=bot,
+            dp=dp,
+            metrics=metrics,
+            monitor=Monitor(health, metrics, db),
+            webhook=WebhookServer(dp, bot, settings) if settings.webhook_url else None,
+        )
+
+    async def run(self, *, handle_signals: bool = True) -> None:
+        """Serve until SIGTERM or SIGINT (or `stop`): by webhook when WEBHOOK_URL is set,
+        otherwise by long polling; with /healthz and /metrics when METRICS_LISTEN is."""
+        if self.settings.metrics_listen is not None:
+            await self.monitor.start(self.settings.metrics_listen)
+        try:
+            if self.webhook is not None:
+                await self._run_webhook(self.webhook, handle_signals=handle_signals)
+            else:
+                await self.run_polling(handle_signals=handle_signals)
+        finally:
+            await self.monitor.stop()
 
     async def run_polling(self, *, handle_signals: bool = True) -> None:
+        # getUpdates is refused while a webhook is set: coming back from webhook mode, drop it
+        # (its pending updates stay queued for us).
+        await self.bot.delete_webhook(drop_pending_updates=False)
         await self.dp.start_polling(
             self.bot, handle_signals=handle_signals, close_bot_session=False
         )
+
+    async def _run_webhook(self, webhook: WebhookServer, *, handle_signals: bool) -> None:
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+        for number in signals:
+            loop.add_signal_handler(number, self._stop.set)
+        # What start_polling hands the start-up and shutdown handlers, so they run the same.
+        workflow = {"dispatcher": self.dp, "bots": [self.bot], **self.dp.workflow_data}
+        try:
+            await self.dp.emit_startup(bot=self.bot, **workflow)
+            try:
+                await webhook.start()
+                await self._stop.wait()
+            finally:
+                await webhook.stop(DRAIN_TIMEOUT)
+                await self.dp.emit_shutdown(bot=self.bot, **workflow)
+        finally:
+            for number in signals:
+                loop.remove_signal_handler(number)
+
+    async def stop(self) -> None:
+        """End `run` the way SIGTERM does."""
+        self._stop.set()
+        await self.stop_polling()
 
     async def stop_polling(self) -> None:
         # aiogram raises RuntimeError when polling has already ended, which is fine here.

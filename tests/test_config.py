@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import Settings
+from bot.__main__ import describe
+from bot.config import ListenAddress, Settings
 from tests.conftest import SETTING_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,6 +197,63 @@ def test_wallet_settings_are_read_from_text() -> None:
         Settings(_env_file=None, bot_token="1:x", smsman_token="y", sales_mode="shop")
 
 
+def test_production_settings_default_to_polling_without_a_monitor() -> None:
+    s = settings()
+    assert s.webhook_url is None
+    assert s.webhook_secret is None
+    assert s.webhook_listen == ListenAddress("127.0.0.1", 8080)
+    assert s.metrics_listen is None
+    assert s.log_format == "text"
+
+
+def test_webhook_settings_are_read_from_text() -> None:
+    s = settings(
+        WEBHOOK_URL="https://bot.example.com:8443/tg/hook",
+        WEBHOOK_SECRET="s3cret_-X",
+        WEBHOOK_LISTEN=" 0.0.0.0:9000 ",
+        METRICS_LISTEN="[::1]:9108",
+        LOG_FORMAT="JSON",
+    )
+    assert str(s.webhook_url) == "https://bot.example.com:8443/tg/hook"
+    assert s.webhook_path == "/tg/hook"
+    assert s.webhook_listen == ListenAddress("0.0.0.0", 9000)
+    assert str(s.metrics_listen) == "[::1]:9108"
+    assert s.log_format == "json"
+    assert settings(WEBHOOK_URL="", WEBHOOK_SECRET="", METRICS_LISTEN="").webhook_url is None
+
+
+@pytest.mark.parametrize(
+    ("env", "named", "why"),
+    [
+        ({"WEBHOOK_URL": "http://bot.example.com/hook"}, "WEBHOOK_URL", "https://"),
+        ({"WEBHOOK_URL": "https://bot.example.com:8080/hook"}, "WEBHOOK_URL", "443, 80, 88"),
+        ({"WEBHOOK_URL": "bot.example.com/hook"}, "WEBHOOK_URL", "URL"),
+        ({"WEBHOOK_SECRET": "has space"}, "WEBHOOK_SECRET", "A-Z a-z 0-9 _ -"),
+        ({"WEBHOOK_SECRET": "x" * 257}, "WEBHOOK_SECRET", "1-256"),
+        ({"WEBHOOK_LISTEN": "8080"}, "WEBHOOK_LISTEN", "host:port"),
+        ({"METRICS_LISTEN": "127.0.0.1:70000"}, "METRICS_LISTEN", "host:port"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT", "text"),
+    ],
+)
+def test_bad_production_settings_name_themselves(env: dict[str, str], named: str, why: str) -> None:
+    full = {"WEBHOOK_URL": "https://bot.example.com/hook", "WEBHOOK_SECRET": "ok", **env}
+    with pytest.raises(ValidationError) as caught:
+        settings(**full)
+    (line,) = describe(caught.value)
+    assert named in line
+    assert why in line
+
+
+def test_a_webhook_without_a_secret_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = run_bot(
+        tmp_path, BOT_TOKEN="1:x", SMSMAN_TOKEN="y", WEBHOOK_URL="https://bot.example.com/hook"
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "WEBHOOK_SECRET is required when WEBHOOK_URL is set" in lines[0]
+
+
 def test_setting_names_are_the_documented_ones() -> None:
     assert set(SETTING_NAMES) == {
         "BOT_TOKEN",
@@ -223,6 +281,11 @@ def test_setting_names_are_the_documented_ones() -> None:
         "MARKUP_MIN",
         "STAR_PRICE",
         "TOPUP_STARS",
+        "WEBHOOK_URL",
+        "WEBHOOK_SECRET",
+        "WEBHOOK_LISTEN",
+        "METRICS_LISTEN",
+        "LOG_FORMAT",
     }
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()

@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from bot.clock import Clock
+from bot.metrics import Metrics
 from bot.orders.lifecycle import Tell
 from bot.orders.notifier import Delivery, Notifier
 from bot.storage.database import Database
@@ -34,9 +35,17 @@ class Outbox:
     """
 
     def __init__(
-        self, notifier: Notifier, db: Database, pacer: Pacer, clock: Clock, *, interval: float
+        self,
+        notifier: Notifier,
+        db: Database,
+        pacer: Pacer,
+        clock: Clock,
+        *,
+        interval: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self._notifier = notifier
+        self._metrics = metrics or Metrics()
         self._db = db
         self._pacer = pacer
         self._clock = clock
@@ -181,7 +190,9 @@ class Outbox:
         """Push one code; false when Telegram should be asked again later."""
         delivery, reason = await self._notifier.push_code(order, code)
         if delivery is Delivery.SENT:
-            await self._db.mark_code_delivered(code.id, self._clock())
+            now = self._clock()
+            await self._db.mark_code_delivered(code.id, now)
+            self._metrics.code_pushed(now - code.received_at)
         elif delivery is Delivery.REFUSED:
             log.warning("order %s: code given up: %s", order.id, reason)
             await self._db.give_up_code(code, self._clock(), reason or "refused")

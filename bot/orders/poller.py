@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import math
 import random
 from collections.abc import Callable
 
@@ -51,12 +52,21 @@ class Poller:
         self._slots = asyncio.Semaphore(self._concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._beat: float | None = None
 
     def _now(self) -> float:
         return self._time() if self._time else asyncio.get_running_loop().time()
 
     def _spread(self, seconds: float) -> float:
         return seconds * (1 + self._random.uniform(-self._jitter, self._jitter))
+
+    @property
+    def heartbeat_age(self) -> float | None:
+        """Seconds since the scheduler last went round its loop, which it does at least once an
+        interval, idle or not; None when it is not running (not started, stopped or failed)."""
+        if self._task is None or self._task.done() or self._beat is None:
+            return None
+        return max(0.0, self._now() - self._beat)
 
     @property
     def watched(self) -> int:
@@ -105,28 +115,28 @@ class Poller:
 
     async def _run(self) -> None:
         while True:
+            self._beat = self._now()
             while self._due and self._due_at.get(self._due[0][1]) != self._due[0][0]:
                 heapq.heappop(self._due)
-            if not self._due:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            due, order_id = self._due[0]
+            due, order_id = self._due[0] if self._due else (math.inf, 0)
             delay = due - self._now()
             if delay > 0:
                 self._wake.clear()
                 # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives
                 # just as the event is set, and stop() then waits for this loop forever.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
+                    async with asyncio.timeout(min(delay, self._interval)):
                         await self._wake.wait()
                 continue
-            heapq.heappop(self._due)
-            del self._due_at[order_id]
-            await self._slots.acquire()
-            task = asyncio.create_task(self._poll(order_id))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            # All slots held by slow provider calls is no reason to look dead: keep beating.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._slots.acquire()
+                    heapq.heappop(self._due)
+                    del self._due_at[order_id]
+                    task = asyncio.create_task(self._poll(order_id))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
 
     async def _poll(self, order_id: int) -> None:
         try:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from bot.catalog.cache import CatalogCountry
 from bot.clock import Clock
 from bot.config import Settings
+from bot.metrics import Metrics
 from bot.orders import limits
 from bot.orders.lifecycle import RETRYABLE, Event, Tell
 from bot.orders.limits import Refusal
@@ -35,8 +36,10 @@ class Purchases:
         access: Access,
         provider_float: ProviderFloat,
         clock: Clock,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
+        self._metrics = metrics or Metrics()
         self._orders = orders
         self._settings = settings
         self._access = access
@@ -81,12 +84,29 @@ class Purchases:
         `on_purchase` runs just before the provider is asked, i.e. only for the one call that
         actually buys, so the screen can say "buying" while a repeated tap says "already".
         """
+        return self._counted(
+            await self._buy(user_id, chat_id, quote_id, card_message_id, on_purchase)
+        )
+
+    async def _buy(
+        self,
+        user_id: int,
+        chat_id: int,
+        quote_id: int,
+        card_message_id: int,
+        on_purchase: BeforeCall | None,
+    ) -> Result:
         if not await self._access.can_buy(user_id):
             return Result(Tell.FORBIDDEN)
         quote = await self._db.get_quote(quote_id)
         if quote is None or quote.user_id != user_id:
             return Result(Tell.NOT_FOUND)
         return await self._purchase(quote, chat_id, card_message_id, None, on_purchase)
+
+    def _counted(self, result: Result) -> Result:
+        # By what the person is told: bought, no_numbers, limit, in_progress (a repeated tap)...
+        self._metrics.purchases.labels(result.tell.name.lower()).inc()
+        return result
 
     async def retry(
         self,
@@ -102,6 +122,18 @@ class Purchases:
         The retry is the same intent as the tap that made it: later taps of the same Try again
         show the order it made instead of buying again.
         """
+        return self._counted(
+            await self._retry(user_id, order_id, chat_id, card_message_id, on_purchase)
+        )
+
+    async def _retry(
+        self,
+        user_id: int,
+        order_id: int,
+        chat_id: int,
+        card_message_id: int,
+        on_purchase: BeforeCall | None,
+    ) -> Result:
         order = await self._orders.get(user_id, order_id)
         if order is None:
             return Result(Tell.NOT_FOUND)

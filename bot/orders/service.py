@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from bot.catalog.cache import Catalog
 from bot.clock import Clock
 from bot.config import Settings
+from bot.logs import about_order
 from bot.orders.lifecycle import (
     LIVE_STATUSES,
     NO_NUMBER,
@@ -180,6 +181,10 @@ class OrderService:
 
     async def poll(self, order_id: int) -> Next:
         """One look at an order: fetch its SMS, keep its deadline, redraw its card now and then."""
+        with about_order(order_id):
+            return await self._poll(order_id)
+
+    async def _poll(self, order_id: int) -> Next:
         order = await self._db.get_order(order_id)
         if order is None or order.request_id is None or order.status not in LIVE_STATUSES:
             self._shown_pending.discard(order_id)
@@ -218,6 +223,12 @@ class OrderService:
         quote: Quote | None = None,
     ) -> Result:
         """Take `event` on an order through the table, one step of an order at a time."""
+        with about_order(order.id):
+            return await self._act(order, event, before_call, quote)
+
+    async def _act(
+        self, order: Order, event: Event, before_call: BeforeCall | None, quote: Quote | None
+    ) -> Result:
         looked = rule(order.status, event)
         if looked.call is None and looked.then[Answer.NONE] == Then(order.status, Tell.NOTHING):
             return Result(Tell.NOTHING, order)

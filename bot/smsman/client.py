@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import SecretStr
 
+from bot.metrics import Metrics
 from bot.smsman import parsing
 from bot.smsman.errors import ProviderTimeout, ProviderUnavailable
 from bot.smsman.models import (
@@ -48,6 +49,7 @@ class SmsManClient:
         attempts: int = 3,
         backoff: float = 0.25,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
@@ -56,12 +58,15 @@ class SmsManClient:
         self._attempts = max(1, attempts)
         self._backoff = backoff
         self._sleep = sleep
+        self._metrics = metrics or Metrics()
 
     async def get_balance(self) -> Decimal:
         body = await self._read("get-balance", {})
         if not isinstance(body, Mapping):
             raise parsing.malformed("get-balance", "not an object")
-        return parsing.as_money("get-balance", body.get("balance"), "balance")
+        balance = parsing.as_money("get-balance", body.get("balance"), "balance")
+        self._metrics.balance(balance)
+        return balance
 
     async def get_limits(
         self, country_id: int | None = None, application_id: int | None = None
@@ -115,7 +120,7 @@ class SmsManClient:
         if not isinstance(body, Mapping):
             raise parsing.malformed("get-sms", "not an object")
         # The waiting answer carries error_code but is a normal state, so check it first.
-        if str(body.get("error_code") or "").lower() in parsing.WAIT_CODES:
+        if parsing.is_waiting(body):
             return SmsResult(request_id=request_id, code=None)
         if parsing.is_error(body):
             raise parsing.error_for("get-sms", body)
@@ -165,21 +170,42 @@ class SmsManClient:
             response = await self._http.get(f"{self._base}/{endpoint}?{query}")
         except httpx.TimeoutException as exc:
             sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-            raise ProviderTimeout(f"SMS-man {endpoint}: timed out", outcome_unknown=sent) from None
+            raise self._unreached(
+                endpoint,
+                ProviderTimeout(f"SMS-man {endpoint}: timed out", outcome_unknown=sent),
+            ) from None
         except httpx.TransportError as exc:
             sent = not isinstance(exc, httpx.ConnectError)
-            raise ProviderUnavailable(
-                f"SMS-man {endpoint}: network error ({type(exc).__name__})", outcome_unknown=sent
+            raise self._unreached(
+                endpoint,
+                ProviderUnavailable(
+                    f"SMS-man {endpoint}: network error ({type(exc).__name__})",
+                    outcome_unknown=sent,
+                ),
             ) from None
         if response.status_code >= 500:
-            raise ProviderUnavailable(f"SMS-man {endpoint}: HTTP {response.status_code}")
+            raise self._unreached(
+                endpoint, ProviderUnavailable(f"SMS-man {endpoint}: HTTP {response.status_code}")
+            )
         try:
             body = response.json()
         except ValueError:
-            raise parsing.malformed(endpoint, f"HTTP {response.status_code}, not JSON") from None
+            error = parsing.malformed(endpoint, f"HTTP {response.status_code}, not JSON")
+            self._metrics.smsman_call(endpoint, "malformed", reached=True, error=str(error))
+            raise error from None
         if response.status_code >= 400 and not parsing.is_error(body):
-            raise ProviderUnavailable(f"SMS-man {endpoint}: HTTP {response.status_code}")
+            error = ProviderUnavailable(f"SMS-man {endpoint}: HTTP {response.status_code}")
+            self._metrics.smsman_call(endpoint, "malformed", reached=True, error=str(error))
+            raise error
+        # Waiting for an SMS comes as an error code but is the normal answer.
+        refused = parsing.is_error(body) and not parsing.is_waiting(body)
+        self._metrics.smsman_call(endpoint, "refused" if refused else "ok", reached=True)
         return body
+
+    def _unreached(self, endpoint: str, error: ProviderUnavailable) -> ProviderUnavailable:
+        outcome = "timeout" if isinstance(error, ProviderTimeout) else "unavailable"
+        self._metrics.smsman_call(endpoint, outcome, reached=False, error=str(error))
+        return error
 
 
 def _optional(**values: int | None) -> dict[str, str | int]:

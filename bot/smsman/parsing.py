@@ -59,6 +59,11 @@ def error_for(endpoint: str, body: Mapping[str, Any]) -> SmsManError:
     return (kind or SmsManError)(f"SMS-man {endpoint}: {text}", code=code or None)
 
 
+def is_waiting(body: Any) -> bool:
+    """get-sms's answer while no SMS came: an error code, but the normal state."""
+    return isinstance(body, Mapping) and str(body.get("error_code") or "").lower() in WAIT_CODES
+
+
 def is_error(body: Any) -> bool:
     return isinstance(body, Mapping) and (
         bool(body.get("error_code")) or body.get("success") is False

@@ -392,6 +392,22 @@ class Database(WalletQueries):
         )
         return [order_from_row(row) for row in rows]
 
+    async def count_open_orders(self) -> int:
+        marks = ", ".join("?" for _ in OPEN_STATUSES)
+        row = await self._one(
+            f"SELECT count(*) FROM orders WHERE status IN ({marks})",
+            tuple(s.value for s in OPEN_STATUSES),
+        )
+        return int(row[0]) if row else 0
+
+    async def write_health(self, now: float) -> None:
+        """A write that changes nothing else, to prove sqlite still takes one."""
+        await self._write(
+            "INSERT INTO health (id, checked_at) VALUES (1, ?) "
+            "ON CONFLICT(id) DO UPDATE SET checked_at = excluded.checked_at",
+            (now,),
+        )
+
     async def user_open_orders(self, user_id: int) -> list[Order]:
         marks = ", ".join("?" for _ in OPEN_STATUSES)
         rows = await self._all(

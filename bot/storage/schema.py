@@ -109,4 +109,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE orders ADD COLUMN paid TEXT;
     """,
+    """
+    CREATE TABLE health (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        checked_at REAL NOT NULL
+    );
+    """,
 )

@@ -1,0 +1,1 @@
+"""Running in production: metrics, health, the monitoring and webhook servers, check, backup."""

@@ -1,0 +1,106 @@
+"""`smsman-bot check`: are the settings, the database, SMS-man and Telegram all usable?"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+
+from bot.config import Settings
+from bot.money import format_money
+from bot.smsman.client import SmsManClient
+from bot.smsman.errors import SmsManError, WrongToken
+from bot.smsman.ratelimit import RateLimiter
+from bot.storage.schema import MIGRATIONS
+
+CHECK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# A webhook delivery error older than this is history, not a problem now.
+RECENT_ERROR = 3600.0
+
+
+def database_problem(path: Path) -> str | None:
+    if not path.exists():
+        folder = next((p for p in path.parents if p.exists()), Path("."))
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"DATABASE_PATH: cannot create {path} ({folder} is not writable)"
+        return None
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=5)) as db:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error as exc:
+        return f"DATABASE_PATH: {path} cannot be opened: {exc}"
+    if version > len(MIGRATIONS):
+        return f"DATABASE_PATH: {path} is schema v{version}, newer than this bot"
+    return None
+
+
+async def smsman_problem(settings: Settings) -> tuple[str | None, str]:
+    async with httpx.AsyncClient(timeout=CHECK_TIMEOUT) as http:
+        client = SmsManClient(
+            http,
+            settings.smsman_base_url,
+            settings.smsman_token,
+            RateLimiter(settings.smsman_max_rps),
+            attempts=1,
+        )
+        try:
+            balance = await client.get_balance()
+        except WrongToken:
+            return "SMS-man: SMSMAN_TOKEN was refused", ""
+        except SmsManError as exc:
+            return f"SMS-man: {exc.message}", ""
+    return None, f"SMS-man balance {format_money(balance, settings.currency)}"
+
+
+async def telegram_problems(settings: Settings, bot: Bot) -> tuple[list[str], str]:
+    try:
+        me = await bot.get_me()
+    except TelegramUnauthorizedError:
+        return ["Telegram: BOT_TOKEN was refused"], ""
+    except TelegramAPIError as exc:
+        return [f"Telegram: {exc.message}"], ""
+    problems: list[str] = []
+    if settings.webhook_url is not None:
+        try:
+            info = await bot.get_webhook_info()
+        except TelegramAPIError as exc:
+            problems.append(f"Telegram: getWebhookInfo failed: {exc.message}")
+        else:
+            when = info.last_error_date
+            if when is not None and time.time() - when.timestamp() < RECENT_ERROR:
+                problems.append(
+                    f"Telegram could not deliver to WEBHOOK_URL at {when:%H:%M:%S} UTC: "
+                    f"{info.last_error_message}"
+                )
+    return problems, f"Telegram @{me.username}"
+
+
+async def check(settings: Settings, bot: Bot) -> tuple[list[str], list[str]]:
+    """The problems found, one line each, and what was fine (for a one-line all-clear)."""
+    problems: list[str] = []
+    fine: list[str] = []
+    database = database_problem(settings.database_path)
+    if database is None:
+        fine.append(f"database {settings.database_path}")
+    else:
+        problems.append(database)
+    smsman, balance = await smsman_problem(settings)
+    if smsman is None:
+        fine.append(balance)
+    else:
+        problems.append(smsman)
+    try:
+        found, me = await telegram_problems(settings, bot)
+    finally:
+        await bot.session.close()
+    problems += found
+    if me:
+        fine.append(me)
+    fine.append(f"webhook {settings.webhook_url}" if settings.webhook_url else "long polling")
+    return problems, fine

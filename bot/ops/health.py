@@ -1,0 +1,95 @@
+"""`/healthz`: is this process able to do its work? Outages of Telegram or SMS-man are reported,
+never counted against it, so a monitor restarts a stuck bot and leaves a waiting one alone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from bot.clock import Clock
+from bot.metrics import Metrics
+from bot.orders.poller import Poller
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+DATABASE_WRITE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    problems: list[str]
+    body: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+
+class Health:
+    """The event loop answers (or there is no answer at all), the poller's heartbeat is fresh,
+    the database takes a write."""
+
+    def __init__(
+        self,
+        db: Database,
+        poller: Poller,
+        metrics: Metrics,
+        clock: Clock,
+        *,
+        stale_after: float,
+        write_timeout: float = DATABASE_WRITE_TIMEOUT,
+    ) -> None:
+        self._db = db
+        self._poller = poller
+        self._metrics = metrics
+        self._clock = clock
+        self._stale_after = stale_after
+        self._write_timeout = write_timeout
+
+    @property
+    def heartbeat_age(self) -> float | None:
+        return self._poller.heartbeat_age
+
+    async def check(self) -> HealthReport:
+        problems: list[str] = []
+        age = self._poller.heartbeat_age
+        if age is None:
+            problems.append("poller: not running")
+        elif age > self._stale_after:
+            problems.append(f"poller: no heartbeat for {age:.0f} s")
+        database = await self._database()
+        if database is not None:
+            problems.append(f"database: {database}")
+        body: dict[str, object] = {
+            "status": "ok" if not problems else "failing",
+            "problems": problems,
+            "checks": {
+                "event_loop": {"ok": True},
+                "poller": {
+                    "ok": age is not None and age <= self._stale_after,
+                    "heartbeat_age_s": None if age is None else round(age, 3),
+                    "stale_after_s": self._stale_after,
+                    "orders_watched": self._poller.watched,
+                },
+                "database": {"ok": database is None, "error": database},
+            },
+            "reachability": {
+                "telegram": self._metrics.telegram.report(),
+                "smsman": self._metrics.smsman.report(),
+            },
+        }
+        return HealthReport(problems, body)
+
+    async def _database(self) -> str | None:
+        """Why the database took no write, or None."""
+        try:
+            async with asyncio.timeout(self._write_timeout):
+                await self._db.write_health(self._clock())
+        except TimeoutError:
+            return f"no write within {self._write_timeout:g} s"
+        except Exception as exc:
+            log.warning("health: database write failed: %s", exc)
+            return f"write failed: {exc}"
+        return None

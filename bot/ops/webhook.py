@@ -1,0 +1,75 @@
+"""Webhook mode: aiogram's request handler behind the owner's reverse proxy, on WEBHOOK_LISTEN."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from bot.config import ListenAddress, Settings
+
+log = logging.getLogger(__name__)
+
+# Telegram waits for a webhook's answer; anything still open this long after a stop is closed.
+CONNECTIONS_GRACE = 5.0
+
+
+class WebhookHandler(SimpleRequestHandler):
+    """Answers each update at once and handles it in the background, so Telegram never times
+    out and sends it again; `finish` waits for those still being handled."""
+
+    async def finish(self, grace: float) -> None:
+        # The set holds each background update from the moment its request was answered, which
+        # the dispatcher's own middlewares cannot see until the task first runs.
+        under_way = set(self._background_feed_update_tasks)
+        if not under_way:
+            return
+        _done, late = await asyncio.wait(under_way, timeout=grace)
+        if late:
+            log.warning("stopping with %d webhook updates still being handled", len(late))
+
+
+class WebhookServer:
+    def __init__(self, dp: Dispatcher, bot: Bot, settings: Settings) -> None:
+        if settings.webhook_url is None or settings.webhook_secret is None:
+            raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
+        self._dp = dp
+        self._bot = bot
+        self._url = str(settings.webhook_url)
+        self._secret = settings.webhook_secret.get_secret_value()
+        self._path = settings.webhook_path
+        self._listen = settings.webhook_listen
+        # A wrong or missing secret is answered 401 before the dispatcher sees anything.
+        self._handler = WebhookHandler(dp, bot, secret_token=self._secret)
+        self._runner: web.AppRunner | None = None
+        self.address: ListenAddress | None = None
+
+    async def start(self) -> None:
+        """Listen first, then tell Telegram where to post: its first update finds us ready."""
+        app = web.Application()
+        app.router.add_post(self._path, self._handler.handle)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=CONNECTIONS_GRACE
+        )
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self._listen.host, self._listen.port).start()
+        host, port = self._runner.addresses[0][:2]
+        self.address = ListenAddress(host, port)
+        await self._bot.set_webhook(
+            url=self._url,
+            secret_token=self._secret,
+            allowed_updates=self._dp.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+        log.info("webhook on http://%s%s", self.address, self._path)
+
+    async def stop(self, grace: float) -> None:
+        """Take no new updates (Telegram keeps them for the next start), then let those under
+        way finish. The webhook stays set, so nothing is lost while the bot restarts."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self._handler.finish(grace)
