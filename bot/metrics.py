@@ -8,7 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 PREFIX = "smsman_bot"
 # From a code SMS-man showed to its message in the chat: seconds, not minutes, are the promise.
@@ -49,6 +56,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._now = wall_clock
         r = self.registry
+        # Memory, CPU and open files of this process (process_*), as the default registry has.
+        ProcessCollector(registry=r)
         self.updates = Counter(
             f"{PREFIX}_updates", "Telegram updates handled, by type", ["type"], registry=r
         )

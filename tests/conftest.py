@@ -100,19 +100,20 @@ RunBot = Callable[..., AbstractAsyncContextManager[Application]]
 
 @pytest.fixture
 def run_bot(locales: Path, clock: FakeClock) -> RunBot:
-    """Start the production application, long-polling the Telegram emulator, for one block."""
+    """Start the production application for one block, long-polling the Telegram emulator (or,
+    with a WEBHOOK_URL, taking its webhook posts), as `smsman-bot run` does."""
 
     @asynccontextmanager
     async def running(settings: Settings) -> AsyncIterator[Application]:
         app = await Application.open(
             settings, clock=clock, locales=locales, smsman_timeout=httpx.Timeout(1.0)
         )
-        polling = asyncio.create_task(app.run_polling(handle_signals=False))
+        serving = asyncio.create_task(app.run(handle_signals=False))
         try:
             yield app
         finally:
-            await app.stop_polling()
-            await polling
+            await app.stop()
+            await serving
             await app.close()
 
     return running

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -22,6 +23,8 @@ class Monitor:
         self._db = db
         self._runner: web.AppRunner | None = None
         self.address: ListenAddress | None = None
+        # Set once it listens (tests wait for it; port 0 picks the port at that moment).
+        self.listening = asyncio.Event()
 
     async def start(self, listen: ListenAddress) -> None:
         app = web.Application()
@@ -32,6 +35,7 @@ class Monitor:
         await web.TCPSite(self._runner, listen.host, listen.port).start()
         host, port = self._runner.addresses[0][:2]
         self.address = ListenAddress(host, port)
+        self.listening.set()
         log.info("health and metrics on http://%s", self.address)
 
     async def stop(self) -> None:

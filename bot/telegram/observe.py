@@ -68,11 +68,11 @@ class ObserveUpdates(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        kind = event.event_type if isinstance(event, Update) else type(event).__name__
+        self._metrics.updates.labels(kind).inc()
         person = data.get("event_from_user")
         token = USER_ID.set(person.id if isinstance(person, User) else None)
         try:
             return await handler(event, data)
         finally:
             USER_ID.reset(token)
-            kind = event.event_type if isinstance(event, Update) else type(event).__name__
-            self._metrics.updates.labels(kind).inc()
