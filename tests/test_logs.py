@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 
 from pydantic import SecretStr
 
-from bot.logs import RedactSecrets, setup_logging
+from bot.logs import USER_ID, RedactSecrets, about_order, setup_logging
 
 
 def test_tokens_are_blanked_in_messages_args_and_tracebacks() -> None:
@@ -45,3 +46,45 @@ def test_setup_keeps_request_urls_out_of_the_log() -> None:
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+
+
+def test_json_lines_carry_the_person_and_the_order_and_no_secret() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        setup_logging("INFO", [SecretStr("sms-secret")], "json")
+        (handler,) = root.handlers
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(stream)
+        log = logging.getLogger("test.json")
+        log.info("plain %s", "line")
+        token = USER_ID.set(2000)
+        try:
+            with about_order(77):
+                log.warning("get-sms?token=%s failed", "sms-secret")
+                try:
+                    raise RuntimeError("boom with sms-secret")
+                except RuntimeError:
+                    log.exception("poll failed")
+        finally:
+            USER_ID.reset(token)
+        log.info("after")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == [
+        "plain line",
+        "get-sms?token=*** failed",
+        "poll failed",
+        "after",
+    ]
+    assert set(lines[0]) == {"time", "level", "logger", "message"}
+    assert lines[0]["logger"] == "test.json"
+    assert lines[0]["level"] == "INFO"
+    assert lines[0]["time"].endswith("+00:00")
+    assert (lines[1]["user_id"], lines[1]["order_id"]) == (2000, 77)
+    assert "RuntimeError: boom with ***" in lines[2]["exception"]
+    assert "order_id" not in lines[3]
+    assert "sms-secret" not in stream.getvalue()

@@ -95,6 +95,7 @@ class Poller:
         for order in pending:
             self.schedule(order.id, self._random.uniform(0, self._interval))
         log.info("poller started with %d open orders", len(pending))
+        self._beat = self._now()
         self._task = asyncio.create_task(self._run(), name="poller")
 
     async def stop(self) -> None:

@@ -1,0 +1,100 @@
+"""What `/healthz` counts as stuck: a poller that stopped beating, a database taking no write."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from bot.metrics import Metrics
+from bot.ops.health import Health
+from bot.orders.poller import Poller
+from bot.orders.service import Next, OrderService, Poll
+from bot.storage.database import Database
+from tests.conftest import FakeClock
+from tests.test_poller import RestoredOrders, active_order
+
+
+class SlowOrders(RestoredOrders):
+    """Every poll hangs, as when SMS-man stops answering without closing the connection."""
+
+    def __init__(self) -> None:
+        super().__init__([active_order(n) for n in range(1, 4)])
+        self.polls = 0
+        self.release = asyncio.Event()
+
+    async def poll(self, order_id: int) -> Next:
+        self.polls += 1
+        await self.release.wait()
+        return Next(Poll.DONE)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "bot.sqlite3")
+    yield database
+    await database.close()
+
+
+async def test_a_poller_that_stops_beating_is_unhealthy(db: Database) -> None:
+    now = [0.0]
+    poller = Poller(
+        cast(OrderService, RestoredOrders([])), interval=3600.0, rate=5, time=lambda: now[0]
+    )
+    health = Health(db, poller, Metrics(), FakeClock(), stale_after=30.0)
+    assert (await health.check()).problems == ["poller: not running"]
+    await poller.start()
+    try:
+        await asyncio.sleep(0)  # its loop's first turn
+        assert (await health.check()).healthy
+        now[0] += 30.0
+        assert (await health.check()).healthy, "30 s is still fresh"
+        now[0] += 1.5
+        report = await health.check()
+        assert report.problems == ["poller: no heartbeat for 32 s"]
+        assert report.body["status"] == "failing"
+    finally:
+        await poller.stop()
+    assert (await health.check()).problems == ["poller: not running"]
+
+
+async def test_the_poller_beats_while_idle_and_while_every_slot_hangs() -> None:
+    orders = SlowOrders()
+    poller = Poller(cast(OrderService, orders), interval=0.05, rate=1, jitter=0.0)
+    await poller.start()
+    try:
+        for order_id in (1, 2, 3):
+            poller.schedule(order_id, 0.0)
+        for _ in range(10):
+            await asyncio.sleep(0.05)
+            age = poller.heartbeat_age
+            assert age is not None
+            assert age < 1.0
+        assert orders.polls == 1, "one slot, held by a poll that hangs"
+    finally:
+        orders.release.set()
+        await poller.stop()
+
+
+async def test_a_database_that_takes_no_write_is_unhealthy(db: Database, tmp_path: Path) -> None:
+    poller = Poller(cast(OrderService, RestoredOrders([])), interval=3600.0, rate=5)
+    health = Health(db, poller, Metrics(), FakeClock(), stale_after=30.0, write_timeout=0.2)
+    await poller.start()
+    other = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
+    try:
+        assert (await health.check()).healthy
+        # Another process (a stuck sqlite3 shell, say) holds the write lock.
+        other.execute("BEGIN IMMEDIATE")
+        report = await health.check()
+        assert report.problems == ["database: no write within 0.2 s"]
+        other.execute("ROLLBACK")
+        async with asyncio.timeout(10):
+            while not (await health.check()).healthy:
+                pass
+    finally:
+        other.close()
+        await poller.stop()
