@@ -15,9 +15,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from emulators.telegram.api import (
-    loop_time,
-)
+from emulators.telegram.api import CONFLICT, loop_time
 from emulators.telegram.flood import FloodLimits, counts_against_limits
 from emulators.telegram.models import (
     ApiError,
@@ -196,7 +194,7 @@ class TelegramEmulator(StarsApi):
         self._allowed_updates = None
         self.flood = None
         self.forget_payments()
-        self._poll_generation += 1
+        self._abort_long_poll(CONFLICT)
         self._active_poll = None
         self._notify()
 
