@@ -107,8 +107,6 @@ class BotApi:
         self._methods: dict[str, Method] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
-            "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
@@ -326,18 +324,6 @@ class BotApi:
                 self._notify()
         if self._poll_generation != generation:
             raise ApiError(409, self._poll_abort_reason)
-
-    async def _delete_webhook(self, params: ApiObject) -> bool:
-        if params.get("drop_pending_updates"):
-            self._updates.clear()
-        return True
-
-    async def _get_webhook_info(self, _params: ApiObject) -> ApiObject:
-        return {
-            "url": "",
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._updates),
-        }
 
     async def _set_my_commands(self, params: ApiObject) -> bool:
         commands = params.get("commands")
