@@ -4,6 +4,12 @@ from emulators.telegram.api import BLOCKED, CONFLICT, NOT_MODIFIED, QUERY_TOO_OL
 from emulators.telegram.emulator import DEFAULT_TOKEN, TelegramEmulator, decode_param
 from emulators.telegram.models import Button, Call, CallbackAnswer, CallbackQuery, ChatMessage
 from emulators.telegram.user import SimUser, Tap
+from emulators.telegram.webhook import (
+    SECRET_HEADER,
+    TERMINATED_BY_SET_WEBHOOK,
+    WEBHOOK_ACTIVE,
+    WebhookAttempt,
+)
 
 __all__ = [
     "BLOCKED",
@@ -11,6 +17,9 @@ __all__ = [
     "DEFAULT_TOKEN",
     "NOT_MODIFIED",
     "QUERY_TOO_OLD",
+    "SECRET_HEADER",
+    "TERMINATED_BY_SET_WEBHOOK",
+    "WEBHOOK_ACTIVE",
     "Button",
     "Call",
     "CallbackAnswer",
@@ -19,5 +28,6 @@ __all__ = [
     "SimUser",
     "Tap",
     "TelegramEmulator",
+    "WebhookAttempt",
     "decode_param",
 ]

@@ -98,6 +98,8 @@ class BotApi:
         self._closing = False
         self._poll_generation = 0
         self._active_poll: int | None = None
+        # The 409 a waiting long poll gets when something ends it early.
+        self._poll_abort_reason = CONFLICT
         self._next_update_id = 1
         self._next_query_id = 1
         # Replaced on every change: waiters hold the old one, which is set to wake them.
@@ -105,8 +107,6 @@ class BotApi:
         self._methods: dict[str, Method] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
-            "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
@@ -285,9 +285,7 @@ class BotApi:
         offset = _int_arg(params, "offset", 0)
         limit = min(max(_int_arg(params, "limit", 100), 1), 100)
         timeout = min(max(_int_arg(params, "timeout", 0), 0), MAX_LONG_POLL_S)
-        allowed = params.get("allowed_updates")
-        if isinstance(allowed, list):
-            self._allowed_updates = frozenset(map(str, allowed)) if allowed else None
+        self._set_allowed_updates(params.get("allowed_updates"))
         if offset > 0:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
         elif offset < 0:
@@ -296,9 +294,20 @@ class BotApi:
             await self._long_poll(timeout)
         return copy.deepcopy(self._updates[:limit])
 
+    def _set_allowed_updates(self, allowed: object) -> None:
+        # Absent keeps the last choice; an empty list asks for Telegram's default again.
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(map(str, allowed)) if allowed else None
+
+    def _abort_long_poll(self, reason: str) -> None:
+        """End the waiting long poll, if any, with a 409 ``reason``."""
+        self._poll_generation += 1
+        self._poll_abort_reason = reason
+        self._notify()
+
     async def _long_poll(self, seconds: float) -> None:
         # Like Telegram, a newer long poll wins and the one it replaces gets the 409.
-        self._poll_generation += 1
+        self._abort_long_poll(CONFLICT)
         generation = self._poll_generation
         self._active_poll = generation
         self._notify()
@@ -314,19 +323,7 @@ class BotApi:
                 self._active_poll = None
                 self._notify()
         if self._poll_generation != generation:
-            raise ApiError(409, CONFLICT)
-
-    async def _delete_webhook(self, params: ApiObject) -> bool:
-        if params.get("drop_pending_updates"):
-            self._updates.clear()
-        return True
-
-    async def _get_webhook_info(self, _params: ApiObject) -> ApiObject:
-        return {
-            "url": "",
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._updates),
-        }
+            raise ApiError(409, self._poll_abort_reason)
 
     async def _set_my_commands(self, params: ApiObject) -> bool:
         commands = params.get("commands")

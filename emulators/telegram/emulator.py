@@ -15,9 +15,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from emulators.telegram.api import (
-    loop_time,
-)
+from emulators.telegram.api import CONFLICT, loop_time
 from emulators.telegram.flood import FloodLimits, counts_against_limits
 from emulators.telegram.models import (
     ApiError,
@@ -28,6 +26,7 @@ from emulators.telegram.models import (
 )
 from emulators.telegram.payments import StarsApi
 from emulators.telegram.user import SimUser
+from emulators.telegram.webhook import WebhookApi
 
 T = TypeVar("T")
 DEFAULT_TOKEN = "123456:TEST-token"
@@ -41,6 +40,7 @@ _INT_PARAMS = frozenset(
         "cache_time",
         "reply_to_message_id",
         "user_id",
+        "max_connections",
     }
 )
 _BOOL_PARAMS = frozenset(
@@ -91,11 +91,13 @@ def _token_is_well_formed(token: str) -> bool:
     )
 
 
-class TelegramEmulator(StarsApi):
+class TelegramEmulator(StarsApi, WebhookApi):
     """Serves the Bot API on 127.0.0.1 (or in-process, through ``call``, without ``start``)
     and keeps each user's private chat as the user sees it.
 
     With ``token=None`` any well-formed token is accepted; otherwise any other is refused.
+    Updates go to the bot by getUpdates or, once it sets a webhook, by POST (see
+    `WebhookApi`); ``stop()`` ends the deliveries, so call it even without ``start``.
     """
 
     def __init__(
@@ -129,14 +131,18 @@ class TelegramEmulator(StarsApi):
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self._base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._resume_deliveries()
 
     async def stop(self) -> None:
         # Long polls still waiting answer at once, so the server can shut down quickly.
         self._closing = True
         self._notify()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        try:
+            await self._stop_deliveries()
+        finally:
+            if self._runner is not None:
+                await self._runner.cleanup()
+                self._runner = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -181,7 +187,9 @@ class TelegramEmulator(StarsApi):
     def reset(self) -> None:
         """Forget users, chats, updates, calls and settings, so one server can serve many tests.
 
-        A long poll left waiting by a stopped bot is terminated, as a newer one would do.
+        A long poll left waiting by a stopped bot is terminated, as a newer one would do. The
+        webhook is removed: its deliveries are cancelled at once (they can change nothing
+        after this) and awaited by the next ``stop()``, as a sync method cannot await.
         """
         self.calls.clear()
         self.chats.clear()
@@ -196,7 +204,8 @@ class TelegramEmulator(StarsApi):
         self._allowed_updates = None
         self.flood = None
         self.forget_payments()
-        self._poll_generation += 1
+        self.forget_webhook()
+        self._abort_long_poll(CONFLICT)
         self._active_poll = None
         self._notify()
 
@@ -257,7 +266,7 @@ class TelegramEmulator(StarsApi):
 
     @property
     def pending_updates(self) -> list[ApiObject]:
-        """Updates queued and not yet confirmed by a getUpdates offset."""
+        """Updates queued and not yet confirmed by a getUpdates offset or the webhook's 2xx."""
         return copy.deepcopy(self._updates)
 
     @property
@@ -289,6 +298,7 @@ class TelegramEmulator(StarsApi):
         lines = [f"pending updates: {len(self._updates)}, long polling: {self.is_long_polling}"]
         if self._allowed_updates is not None:
             lines.append(f"allowed_updates: {sorted(self._allowed_updates)}")
+        lines += self._describe_webhook()
         lines += [f"dropped, type not in allowed_updates: {u}" for u in self.dropped_updates]
         lines += [
             f"unanswered callback query {query.id} data={query.data!r}"
