@@ -95,11 +95,20 @@ def make_settings(
     return Settings(_env_file=None, **values)
 
 
+# Webhook mode as a test runs it: the emulator posts, as the owner's proxy would, to the port
+# the bot picked.
+WEBHOOK = {
+    "webhook_url": "https://bot.example.com/tg/hook",
+    "webhook_secret": "s3cret-of_the-test",
+    "webhook_listen": "127.0.0.1:0",
+}
+MODES = ("polling", "webhook")
+
 RunBot = Callable[..., AbstractAsyncContextManager[Application]]
 
 
 @pytest.fixture
-def run_bot(locales: Path, clock: FakeClock) -> RunBot:
+def run_bot(locales: Path, clock: FakeClock, telegram: TelegramEmulator) -> RunBot:
     """Start the production application for one block, long-polling the Telegram emulator (or,
     with a WEBHOOK_URL, taking its webhook posts), as `smsman-bot run` does."""
 
@@ -108,6 +117,9 @@ def run_bot(locales: Path, clock: FakeClock) -> RunBot:
         app = await Application.open(
             settings, clock=clock, locales=locales, smsman_timeout=httpx.Timeout(1.0)
         )
+        webhook = app.webhook
+        if webhook is not None:
+            telegram.webhook_proxy = lambda: webhook.address and f"http://{webhook.address}"
         serving = asyncio.create_task(app.run(handle_signals=False))
         try:
             yield app
@@ -121,11 +133,21 @@ def run_bot(locales: Path, clock: FakeClock) -> RunBot:
 
 @pytest.fixture
 async def bot_app(
-    run_bot: RunBot, settings: Settings, telegram: TelegramEmulator
+    request: pytest.FixtureRequest, run_bot: RunBot, settings: Settings, telegram: TelegramEmulator
 ) -> AsyncIterator[Application]:
+    """The bot long-polling; `@pytest.mark.parametrize("bot_app", MODES, indirect=True)` runs a
+    test in webhook mode too."""
+    webhook = getattr(request, "param", "polling") == "webhook"
+    if webhook:
+        tmp_path, smsman = request.getfixturevalue("tmp_path"), request.getfixturevalue("smsman")
+        settings = make_settings(tmp_path, smsman, telegram, **WEBHOOK)
     async with run_bot(settings) as app:
         yield app
         await every_tap_answered(telegram)
+    if webhook:
+        assert telegram.calls_of("getUpdates") == [], "webhook mode never polls"
+        assert all(a.delivered for a in telegram.webhook_attempts), telegram.webhook_attempts
+        assert telegram.webhook_attempts, "every update came by webhook"
 
 
 async def every_tap_answered(telegram: TelegramEmulator) -> None:

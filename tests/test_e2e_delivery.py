@@ -11,7 +11,7 @@ from bot.orders.lifecycle import OrderStatus
 from bot.orders.poller import Poller
 from emulators.smsman import SmsManEmulator
 from emulators.telegram import BLOCKED, ChatMessage, SimUser, TelegramEmulator
-from tests.conftest import ALLOWED_ID, FakeClock
+from tests.conftest import ALLOWED_ID, MODES, FakeClock
 from tests.flows import buy_number as buy
 from tests.flows import labels
 
@@ -27,6 +27,7 @@ def pushes(user: SimUser, code: str) -> list[ChatMessage]:
     return [m for m in user.bot_messages if f"code: {code} for +1" in m.text]
 
 
+@pytest.mark.parametrize("bot_app", MODES, indirect=True)
 async def test_code_is_pushed_and_the_card_updated(
     telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application
 ) -> None:

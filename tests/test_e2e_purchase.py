@@ -1,4 +1,5 @@
-"""End to end: a person browses, searches and buys through both emulators, taps only."""
+"""End to end: a person browses, searches and buys through both emulators, taps only; the
+purchase itself by long polling and by webhook."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bot.orders.lifecycle import OrderStatus
 from bot.storage.database import Database
 from emulators.smsman import SmsManEmulator
 from emulators.telegram import TelegramEmulator
-from tests.conftest import ADMIN_ID, ALLOWED_ID, FakeClock, RunBot, make_settings
+from tests.conftest import ADMIN_ID, ALLOWED_ID, MODES, FakeClock, RunBot, make_settings
 from tests.flows import labels, open_usa, price_screen, wait_for_button
 
 USA, RUSSIA, UK, TELEGRAM, WHATSAPP, OTHER_APP = 5, 1, 100, 3, 6, 34
@@ -27,6 +28,7 @@ def stock(smsman: SmsManEmulator) -> None:
     smsman.set_stock(RUSSIA, TELEGRAM, count=7, cost=Decimal("9.90"))
 
 
+@pytest.mark.parametrize("bot_app", MODES, indirect=True)
 async def test_happy_path_to_a_bought_number(
     telegram: TelegramEmulator, smsman: SmsManEmulator, clock: FakeClock, bot_app: Application
 ) -> None:
@@ -66,6 +68,7 @@ async def test_happy_path_to_a_bought_number(
     )
 
 
+@pytest.mark.parametrize("bot_app", MODES, indirect=True)
 async def test_cancel_refunds_and_is_idempotent(
     telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application
 ) -> None:
@@ -188,6 +191,7 @@ async def test_price_rose_between_screen_and_tap(
     assert prices == [Decimal("12.50"), Decimal("15.00")]
 
 
+@pytest.mark.parametrize("bot_app", MODES, indirect=True)
 async def test_double_tap_buys_once(
     telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application
 ) -> None:
@@ -204,6 +208,7 @@ async def test_double_tap_buys_once(
     assert len(await bot_app.db.user_open_orders(ALLOWED_ID)) == 1
 
 
+@pytest.mark.parametrize("bot_app", MODES, indirect=True)
 async def test_redelivered_buy_after_purchase_shows_the_same_order(
     telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application
 ) -> None:

@@ -6,11 +6,13 @@ import asyncio
 import os
 import random
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from benchmarks.common import UNPACED
@@ -19,8 +21,8 @@ from bot.storage.database import Database
 from bot.storage.records import Order
 from emulators.smsman import SmsManEmulator
 from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
-from tests.conftest import ALLOWED_ID, SETTING_NAMES, SMSMAN_TOKEN, FakeClock
-from tests.flows import buy_number
+from tests.conftest import ALLOWED_ID, SETTING_NAMES, SMSMAN_TOKEN, WEBHOOK, FakeClock
+from tests.flows import buy_number, price_screen
 
 ROOT = Path(__file__).resolve().parent.parent
 USA, TELEGRAM = 5, 3
@@ -227,3 +229,42 @@ async def test_soak_with_random_kills(
     assert figures.orders == len(smsman.requests) == SOAK_ORDERS
     assert figures.spend == smsman.spent
     assert figures.with_code == len(sent)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_webhook_mode_reports_healthy_and_sigterm_finishes_the_purchase_under_way(
+    start_bot: StartBot, smsman: SmsManEmulator, telegram: TelegramEmulator
+) -> None:
+    """The service unit's stop: SIGTERM while SMS-man is still selling a number; the process
+    answers no new post, finishes that purchase, draws its card and exits 0."""
+    smsman.set_stock(USA, TELEGRAM, count=40, cost=Decimal("12.50"))
+    webhook, monitor = free_port(), free_port()
+    telegram.webhook_proxy = f"http://127.0.0.1:{webhook}"
+    process = await start_bot(
+        WEBHOOK_URL=WEBHOOK["webhook_url"],
+        WEBHOOK_SECRET=WEBHOOK["webhook_secret"],
+        WEBHOOK_LISTEN=f"127.0.0.1:{webhook}",
+        METRICS_LISTEN=f"127.0.0.1:{monitor}",
+        LOG_FORMAT="json",
+    )
+    await telegram.wait_until(lambda: telegram.webhook_url, timeout=START_TIMEOUT)
+    async with httpx.AsyncClient() as http:
+        healthz = await http.get(f"http://127.0.0.1:{monitor}/healthz")
+    assert healthz.status_code == 200, healthz.text
+
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    await price_screen(user)
+    smsman.set_latency("get-number", 1.0)
+    buy = await user.tap("Buy for")
+    await smsman.wait_for_calls("get-number", 1)
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 30) == 0, "SIGTERM is a clean exit"
+    await buy.answered()
+    card = await user.wait_for_text("Waiting for the SMS", timeout=1)
+    assert card.message_id == buy.message.message_id
+    assert telegram.calls_of("getUpdates") == []

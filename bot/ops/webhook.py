@@ -46,6 +46,8 @@ class WebhookServer:
         self._handler = WebhookHandler(dp, bot, secret_token=self._secret)
         self._runner: web.AppRunner | None = None
         self.address: ListenAddress | None = None
+        # Set once it listens and Telegram knows where to post.
+        self.ready = asyncio.Event()
 
     async def start(self) -> None:
         """Listen first, then tell Telegram where to post: its first update finds us ready."""
@@ -64,6 +66,7 @@ class WebhookServer:
             allowed_updates=self._dp.resolve_used_update_types(),
             drop_pending_updates=False,
         )
+        self.ready.set()
         log.info("webhook on http://%s%s", self.address, self._path)
 
     async def stop(self, grace: float) -> None:
