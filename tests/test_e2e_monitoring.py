@@ -60,7 +60,7 @@ async def test_the_numbers_move_with_a_purchase_and_its_code(
         before = await scrape(app)
         assert before["smsman_bot_orders_open"] == 0
         assert before["smsman_bot_codes_delivered_total"] == 0
-        await buy_number(user)
+        card = await buy_number(user)
         bought = await scrape(app)
         # Telegram keeps a code push's first try back with a 429: it is counted, then sent.
         telegram.fail_next(
@@ -68,6 +68,10 @@ async def test_the_numbers_move_with_a_purchase_and_its_code(
         )
         smsman.deliver_sms(smsman.requests[0].request_id, "424242")
         await user.wait_for_text("code: 424242")
+        # The card is redrawn once its chat's codes are out and recorded as delivered.
+        await user.wait_for_message(
+            lambda m: m.message_id == card.message_id and "424242" in m.text
+        )
         after = await scrape(app)
 
     # /start, "usa", "telegram"; then Buy a number, Buy for.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.__main__ import check
 from bot.ops.backup import BackupError, backup
 from bot.storage.database import Database
 from emulators.smsman import SmsManEmulator
@@ -71,24 +72,25 @@ async def test_check_says_ok_in_one_line_when_all_is_well(
 
 
 async def test_check_prints_one_line_per_problem_and_no_secret(
-    tmp_path: Path, smsman: SmsManEmulator, telegram: TelegramEmulator
+    tmp_path: Path,
+    smsman: SmsManEmulator,
+    telegram: TelegramEmulator,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    env = emulator_env(tmp_path, smsman, telegram)
-    env |= {"BOT_TOKEN": "123456:not-the-token", "SMSMAN_TOKEN": "not-the-sms-token"}
-    status, lines, err = await smsman_bot(tmp_path, "check", **env)
-    assert status == 1
+    wrong = {"bot_token": "123456:not-the-token", "smsman_token": "not-the-sms-token"}
+    assert await check(make_settings(tmp_path, smsman, telegram, **wrong)) == 1
+    lines = capsys.readouterr().out.splitlines()
     assert lines == ["SMS-man: SMSMAN_TOKEN was refused", "Telegram: BOT_TOKEN was refused"]
-    assert "not-the" not in err + "".join(lines)
 
     # SMS-man unreachable, and a database folder the bot could not create.
     blocked = tmp_path / "file"
     blocked.write_text("")
-    env = emulator_env(tmp_path, smsman, telegram) | {
-        "SMSMAN_API_URL": "http://127.0.0.1:9/control",
-        "DATABASE_PATH": str(blocked / "bot.sqlite3"),
+    unusable = {
+        "smsman_api_url": "http://127.0.0.1:9/control",
+        "database_path": blocked / "bot.sqlite3",
     }
-    status, lines, err = await smsman_bot(tmp_path, "check", **env)
-    assert status == 1
+    assert await check(make_settings(tmp_path, smsman, telegram, **unusable)) == 1
+    lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2, lines
     assert lines[0].startswith("DATABASE_PATH: cannot create")
     assert lines[1] == "SMS-man: SMS-man get-balance: network error (ConnectError)"
