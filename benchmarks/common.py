@@ -7,6 +7,7 @@ import json
 import math
 import os
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -229,6 +230,23 @@ async def spawn(
             raise
         finally:
             await child.stop()
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a child process to listen on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def wait_for_webhook(telegram: TelegramEmulator, child: Child) -> None:
+    """Until `child` has set its webhook: it listens, and the emulator posts to it."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while telegram.webhook_url is None:
+        child.check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{child.name} did not set its webhook within {START_TIMEOUT} s")
+        await asyncio.sleep(0.05)
 
 
 async def wait_for_polling(telegram: TelegramEmulator, child: Child, since: int = 0) -> float:

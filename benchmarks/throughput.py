@@ -18,10 +18,12 @@ from benchmarks.common import (
     Result,
     bot_env,
     emulators,
+    free_port,
     progress,
     spawn,
     verdict,
     wait_for_polling,
+    wait_for_webhook,
     workdir,
 )
 from emulators.telegram import (
@@ -70,24 +72,36 @@ class Round:
 
 
 async def run(smoke: bool) -> list[Result]:
-    """Both bots run the whole time, each long-polling its own instance of the Telegram
-    emulator (one token cannot poll one server twice), and take turns: a round of the bot and
-    one of the floor, in alternating order. The ratio is the median of the rounds' ratios, each
-    between two runs seconds apart: a machine whose speed drifts (other tenants, CPU steal)
-    then favours neither, where a ratio of overall medians could pair a slow moment of one
-    with a fast moment of the other."""
+    """Three bots run the whole time, each with its own instance of the Telegram emulator (one
+    token cannot poll one server twice): ours long-polling, ours again in webhook mode (the
+    emulator posting each update as the owner's proxy would), and the floor. They take turns,
+    a round each, the order rotating. The ratio is the median of the rounds' ratios, each
+    between runs seconds apart: a machine whose speed drifts (other tenants, CPU steal) then
+    favours none, where a ratio of overall medians could pair a slow moment of one with a fast
+    moment of another."""
     size = SMOKE if smoke else FULL
     async with (
         workdir() as tmp,
         emulators() as (telegram, smsman),
+        TelegramEmulator(DEFAULT_TOKEN) as hook_telegram,
         TelegramEmulator(DEFAULT_TOKEN) as floor_telegram,
     ):
         ids = [FIRST_USER_ID + n for n in range(size.users)]
         env = bot_env(telegram, smsman, tmp / "bot.sqlite3", ids, **UNPACED)
+        port = free_port()
+        hook_telegram.webhook_proxy = f"http://127.0.0.1:{port}"
+        hook_env = env | {
+            "TELEGRAM_API_URL": hook_telegram.base_url,
+            "DATABASE_PATH": str(tmp / "webhook.sqlite3"),
+            "WEBHOOK_URL": "https://bot.example.com/hook",
+            "WEBHOOK_SECRET": "benchmark-secret",
+            "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+        }
         floor_env = env | {"TELEGRAM_API_URL": floor_telegram.base_url}
-        progress("update_throughput: starting the bot and the floor side by side")
+        progress("update_throughput: starting the bot (polling, webhook) and the floor")
         async with (
             spawn("bot", ["-m", "bot"], env=env, cwd=tmp) as ours,
+            spawn("webhook", ["-m", "bot"], env=hook_env, cwd=tmp) as hooked,
             spawn(
                 "floor", ["-m", "benchmarks.floor"], env=floor_env, cwd=tmp, stdin=True, stdout=True
             ) as floor,
@@ -97,6 +111,10 @@ async def run(smoke: bool) -> list[Result]:
             # Warm-up: the catalog is cached and every code path has run once.
             pages = await flip_each(telegram, ours_pickers)
 
+            await wait_for_webhook(hook_telegram, hooked)
+            hook_pickers = await open_pickers(hook_telegram, ids, menu=True)
+            await flip_each(hook_telegram, hook_pickers)
+
             await asyncio.wait_for(floor.read_json(), START_TIMEOUT)
             await floor.send_line(json.dumps(pages))
             await wait_for_polling(floor_telegram, floor)
@@ -105,16 +123,18 @@ async def run(smoke: bool) -> list[Result]:
 
             progress(f"update_throughput: {size.rounds} x {size.updates} updates each, in turns")
             ours_rounds: list[Round] = []
+            hook_rounds: list[Round] = []
             floor_rounds: list[Round] = []
             turns = [
                 (ours_rounds, telegram, ours, ours_pickers),
+                (hook_rounds, hook_telegram, hooked, hook_pickers),
                 (floor_rounds, floor_telegram, floor, floor_pickers),
             ]
             for n in range(size.rounds):
-                # Alternating who goes first, so neither always runs on the warmer machine.
-                for rounds, emulator, child, pickers in turns if n % 2 == 0 else turns[::-1]:
+                # Rotating who goes first, so none always runs on the warmer machine.
+                for rounds, emulator, child, pickers in turns[n % 3 :] + turns[: n % 3]:
                     rounds.append(await one_round(emulator, child, pickers, size.updates))
-    return [report(size, ours_rounds, floor_rounds)]
+    return [report(size, ours_rounds, hook_rounds, floor_rounds)]
 
 
 async def open_pickers(
@@ -187,15 +207,19 @@ async def all_answered(queries: Sequence[CallbackQuery]) -> None:
             await asyncio.sleep(0.005)
 
 
-def report(size: Size, ours: list[Round], floor: list[Round]) -> Result:
+def report(size: Size, ours: list[Round], hooked: list[Round], floor: list[Round]) -> Result:
     ours_per_s = statistics.median(r.per_s for r in ours)
+    hook_per_s = statistics.median(r.per_s for r in hooked)
     floor_per_s = statistics.median(r.per_s for r in floor)
     ratios = [o.per_s / f.per_s for o, f in zip(ours, floor, strict=True)]
     ratio = statistics.median(ratios)
+    hook_ratio = statistics.median(h.per_s / o.per_s for h, o in zip(hooked, ours, strict=True))
     fields: dict[str, int | float] = {
         "ours_per_s": round(ours_per_s, 1),
         "floor_per_s": round(floor_per_s, 1),
         "ratio": round(ratio, 3),
+        "webhook_per_s": round(hook_per_s, 1),
+        "webhook_vs_polling": round(hook_ratio, 3),
     }
 
     def listed(values: Sequence[float], spec: str) -> str:
@@ -209,8 +233,11 @@ def report(size: Size, ours: list[Round], floor: list[Round]) -> Result:
         f"users, taken in turns; bot {listed([r.per_s for r in ours], '.0f')}, floor "
         f"{listed([r.per_s for r in floor], '.0f')} per s (medians above); the ratio is the "
         f"median of the rounds' ratios {listed(ratios, '.2f')}",
-        f"  CPU, share of one core: bot {listed([r.bot_cpu for r in ours], '.0%')}, floor "
+        f"  webhook mode: {hook_per_s:.0f} updates/s, {hook_ratio:.2f} of polling's (rounds "
+        f"{listed([r.per_s for r in hooked], '.0f')}; for the README, no target)",
+        f"  CPU, share of one core: bot {listed([r.bot_cpu for r in ours], '.0%')}, webhook "
+        f"{listed([r.bot_cpu for r in hooked], '.0%')}, floor "
         f"{listed([r.bot_cpu for r in floor], '.0%')}; emulator process "
-        f"{listed([r.emulator_cpu for r in ours + floor], '.0%')}",
+        f"{listed([r.emulator_cpu for r in ours + hooked + floor], '.0%')}",
     ]
     return Result("update_throughput", fields, summary)

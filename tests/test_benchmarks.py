@@ -10,7 +10,13 @@ import pytest
 from benchmarks.__main__ import BENCHMARKS, main
 
 FIELDS: dict[str, dict[str, type]] = {
-    "update_throughput": {"ours_per_s": float, "floor_per_s": float, "ratio": float},
+    "update_throughput": {
+        "ours_per_s": float,
+        "floor_per_s": float,
+        "ratio": float,
+        "webhook_per_s": float,
+        "webhook_vs_polling": float,
+    },
     "delivery_latency": {
         "orders": int,
         "p50_s": float,

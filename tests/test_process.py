@@ -6,7 +6,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
@@ -15,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.common import UNPACED
+from benchmarks.common import UNPACED, free_port
 from bot.owner.stats import collect
 from bot.storage.database import Database
 from bot.storage.records import Order
@@ -229,12 +228,6 @@ async def test_soak_with_random_kills(
     assert figures.orders == len(smsman.requests) == SOAK_ORDERS
     assert figures.spend == smsman.spent
     assert figures.with_code == len(sent)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_webhook_mode_reports_healthy_and_sigterm_finishes_the_purchase_under_way(
