@@ -136,4 +136,4 @@ async def test_healthz_is_ok_through_a_provider_outage_and_fails_when_the_poller
         status, body = await health(app)
         assert status == 503
         assert body["status"] == "failing"
-        assert body["problems"] == ["poller: not running"]
+        assert body["problems"] == ["poller: not running (stopped or failed)"]

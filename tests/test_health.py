@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import cast
 
@@ -15,22 +15,32 @@ from bot.ops.health import Health
 from bot.orders.poller import Poller
 from bot.orders.service import Next, OrderService, Poll
 from bot.storage.database import Database
+from bot.storage.records import Order
 from tests.conftest import FakeClock
 from tests.test_poller import RestoredOrders, active_order
 
 
 class SlowOrders(RestoredOrders):
-    """Every poll hangs, as when SMS-man stops answering without closing the connection."""
+    """Every poll hangs, as when SMS-man stops answering without closing the connection, until
+    `release` is set."""
 
-    def __init__(self) -> None:
-        super().__init__([active_order(n) for n in range(1, 4)])
-        self.polls = 0
+    def __init__(self, orders: list[Order] | None = None) -> None:
+        super().__init__([active_order(n) for n in range(1, 4)] if orders is None else orders)
+        self.polled: list[int] = []
         self.release = asyncio.Event()
+        self._changed = asyncio.Event()
 
     async def poll(self, order_id: int) -> Next:
-        self.polls += 1
+        self.polled.append(order_id)
+        self._changed.set()
         await self.release.wait()
         return Next(Poll.DONE)
+
+    async def until(self, done: Callable[[], bool]) -> None:
+        async with asyncio.timeout(5):
+            while not done():
+                self._changed.clear()
+                await self._changed.wait()
 
 
 @pytest.fixture
@@ -46,7 +56,7 @@ async def test_a_poller_that_stops_beating_is_unhealthy(db: Database) -> None:
         cast(OrderService, RestoredOrders([])), interval=3600.0, rate=5, time=lambda: now[0]
     )
     health = Health(db, poller, Metrics(), FakeClock(), stale_after=30.0)
-    assert (await health.check()).problems == ["poller: not running"]
+    assert (await health.check()).problems == ["poller: not started yet (the bot is starting)"]
     await poller.start()
     try:
         await asyncio.sleep(0)  # its loop's first turn
@@ -59,7 +69,7 @@ async def test_a_poller_that_stops_beating_is_unhealthy(db: Database) -> None:
         assert report.body["status"] == "failing"
     finally:
         await poller.stop()
-    assert (await health.check()).problems == ["poller: not running"]
+    assert (await health.check()).problems == ["poller: not running (stopped or failed)"]
 
 
 async def test_the_poller_beats_while_idle_and_while_every_slot_hangs() -> None:
@@ -74,7 +84,26 @@ async def test_the_poller_beats_while_idle_and_while_every_slot_hangs() -> None:
             age = poller.heartbeat_age
             assert age is not None
             assert age < 1.0
-        assert orders.polls == 1, "one slot, held by a poll that hangs"
+        assert len(orders.polled) == 1, "one slot, held by a poll that hangs"
+    finally:
+        orders.release.set()
+        await poller.stop()
+
+
+async def test_an_order_scheduled_while_the_loop_waits_for_a_slot_keeps_its_turn() -> None:
+    """The loop waits for a slot with the order it took off the schedule in hand; one scheduled
+    meanwhile for the same moment with a smaller id (the heap's new top) is polled too."""
+    orders = SlowOrders([])
+    poller = Poller(cast(OrderService, orders), interval=0.05, rate=1, time=lambda: 0.0)
+    await poller.start()
+    try:
+        poller.schedule(10, 0.0)
+        await orders.until(lambda: orders.polled == [10])  # holds the only slot
+        poller.schedule(20, 0.0)
+        await asyncio.sleep(0.01)  # the loop takes 20 and waits for the slot
+        poller.schedule(5, 0.0)
+        orders.release.set()
+        await orders.until(lambda: sorted(orders.polled) == [5, 10, 20])
     finally:
         orders.release.set()
         await poller.stop()

@@ -55,8 +55,10 @@ class Health:
     async def check(self) -> HealthReport:
         problems: list[str] = []
         age = self._poller.heartbeat_age
-        if age is None:
-            problems.append("poller: not running")
+        if not self._poller.started:
+            problems.append("poller: not started yet (the bot is starting)")
+        elif age is None:
+            problems.append("poller: not running (stopped or failed)")
         elif age > self._stale_after:
             problems.append(f"poller: no heartbeat for {age:.0f} s")
         database = await self._database()

@@ -61,10 +61,18 @@ class Poller:
         return seconds * (1 + self._random.uniform(-self._jitter, self._jitter))
 
     @property
+    def started(self) -> bool:
+        return self._task is not None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
     def heartbeat_age(self) -> float | None:
         """Seconds since the scheduler last went round its loop, which it does at least once an
         interval, idle or not; None when it is not running (not started, stopped or failed)."""
-        if self._task is None or self._task.done() or self._beat is None:
+        if not self.running or self._beat is None:
             return None
         return max(0.0, self._now() - self._beat)
 
@@ -129,15 +137,22 @@ class Poller:
                     async with asyncio.timeout(min(delay, self._interval)):
                         await self._wake.wait()
                 continue
-            # All slots held by slow provider calls is no reason to look dead: keep beating.
+            heapq.heappop(self._due)
+            del self._due_at[order_id]
+            await self._slot()
+            task = asyncio.create_task(self._poll(order_id))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _slot(self) -> None:
+        """A poll slot; all of them held by slow provider calls is no reason to look dead, so
+        the wait beats once an interval."""
+        while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._interval):
                     await self._slots.acquire()
-                    heapq.heappop(self._due)
-                    del self._due_at[order_id]
-                    task = asyncio.create_task(self._poll(order_id))
-                    self._in_flight.add(task)
-                    task.add_done_callback(self._in_flight.discard)
+                    return
+            self._beat = self._now()
 
     async def _poll(self, order_id: int) -> None:
         try:
