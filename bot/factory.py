@@ -276,9 +276,20 @@ class Application:
         # getUpdates is refused while a webhook is set: coming back from webhook mode, drop it
         # (its pending updates stay queued for us).
         await self.bot.delete_webhook(drop_pending_updates=False)
-        await self.dp.start_polling(
-            self.bot, handle_signals=handle_signals, close_bot_session=False
+        polling = asyncio.create_task(
+            self.dp.start_polling(self.bot, handle_signals=handle_signals, close_bot_session=False)
         )
+        stopped = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not polling.done():
+                # start_polling took its lock in its first step, so this stop cannot be lost,
+                # even if it came before polling began (aiogram refuses a stop before that).
+                await self.stop_polling()
+            await polling
+        finally:
+            stopped.cancel()
+            polling.cancel()
 
     async def _run_webhook(self, webhook: WebhookServer, *, handle_signals: bool) -> None:
         loop = asyncio.get_running_loop()
@@ -300,9 +311,8 @@ class Application:
                 loop.remove_signal_handler(number)
 
     async def stop(self) -> None:
-        """End `run` the way SIGTERM does."""
+        """End `run` the way SIGTERM does, whenever it is called."""
         self._stop.set()
-        await self.stop_polling()
 
     async def stop_polling(self) -> None:
         # aiogram raises RuntimeError when polling has already ended, which is fine here.

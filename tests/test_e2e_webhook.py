@@ -8,13 +8,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiogram import Bot, Dispatcher
 
 from bot.factory import Application
+from bot.ops.webhook import WebhookHandler
 from bot.orders.lifecycle import OrderStatus
 from bot.storage.database import Database
 from emulators.smsman import SmsManEmulator
-from emulators.telegram import TelegramEmulator
-from tests.conftest import ALLOWED_ID, WEBHOOK, RunBot, make_settings
+from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
+from tests.conftest import ALLOWED_ID, MODES, WEBHOOK, RunBot, make_settings
 from tests.flows import main_menu, price_screen
 
 USA, TELEGRAM = 5, 3
@@ -57,17 +59,19 @@ async def test_telegram_is_told_the_url_the_secret_and_the_update_types(
         assert telegram.calls_of("getUpdates") == []
 
 
-@pytest.mark.parametrize("secret", [None, "wrong", WEBHOOK["webhook_secret"] + "x"])
+@pytest.mark.parametrize(
+    "secret", [None, b"wrong", (WEBHOOK["webhook_secret"] + "x").encode(), "sécret".encode()]
+)
 async def test_a_post_without_the_secret_is_401_and_reaches_no_handler(
     tmp_path: Path,
     smsman: SmsManEmulator,
     telegram: TelegramEmulator,
     run_bot: RunBot,
-    secret: str | None,
+    secret: bytes | None,
 ) -> None:
     async with run_bot(make_settings(tmp_path, smsman, telegram, **WEBHOOK)) as app:
         url = await webhook_address(app)
-        headers = {} if secret is None else {"X-Telegram-Bot-Api-Secret-Token": secret}
+        headers = {} if secret is None else {b"X-Telegram-Bot-Api-Secret-Token": secret}
         async with httpx.AsyncClient() as http:
             response = await http.post(url, json=UPDATE, headers=headers)
         assert response.status_code == 401
@@ -79,6 +83,41 @@ async def test_a_post_without_the_secret_is_401_and_reaches_no_handler(
         # Telegram's own post, with the secret, is handled.
         await main_menu(telegram.user(ALLOWED_ID, language_code="en"))
         assert app.metrics.registry.get_sample_value("smsman_bot_updates_total", counted) == 1
+
+
+async def test_a_path_with_any_characters_is_served(
+    tmp_path: Path, smsman: SmsManEmulator, telegram: TelegramEmulator, run_bot: RunBot
+) -> None:
+    # The URL keeps it percent-encoded, the proxy passes it so, aiohttp routes it decoded.
+    settings = make_settings(
+        tmp_path, smsman, telegram, **(WEBHOOK | {"webhook_url": "https://bot.example.com/тг x/"})
+    )
+    assert settings.webhook_path == "/%D1%82%D0%B3%20x/"
+    async with run_bot(settings):
+        await main_menu(telegram.user(ALLOWED_ID, language_code="en"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_stop_right_after_the_start_is_not_lost(
+    tmp_path: Path, smsman: SmsManEmulator, telegram: TelegramEmulator, run_bot: RunBot, mode: str
+) -> None:
+    settings = make_settings(tmp_path, smsman, telegram, **(WEBHOOK if mode == "webhook" else {}))
+    async with asyncio.timeout(20), run_bot(settings):
+        pass  # stopped before it had polled or listened
+
+
+async def test_updates_still_running_after_the_grace_are_cancelled() -> None:
+    """A stop must end within the service manager's patience: past the grace, the updates
+    still being handled are cancelled (their orders are resolved at the next start)."""
+    handler = WebhookHandler(Dispatcher(), Bot(DEFAULT_TOKEN), secret_token="s")
+    stuck = asyncio.create_task(asyncio.Event().wait())
+    quick = asyncio.create_task(asyncio.sleep(0))
+    handler._background_feed_update_tasks.update({stuck, quick})
+    await handler.finish(0.05)
+    assert stuck.cancelled()
+    assert quick.done()
+    assert not quick.cancelled()
+    await handler.bot.session.close()
 
 
 async def test_a_stop_finishes_the_purchase_under_way_and_leaves_the_webhook_set(

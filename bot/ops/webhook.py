@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import unquote
 
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
@@ -21,7 +22,14 @@ class WebhookHandler(SimpleRequestHandler):
     """Answers each update at once and handles it in the background, so Telegram never times
     out and sends it again; `finish` waits for those still being handled."""
 
+    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+        # compare_digest refuses a str with other than ASCII in it: that is a wrong secret too.
+        return telegram_secret_token.isascii() and super().verify_secret(telegram_secret_token, bot)
+
     async def finish(self, grace: float) -> None:
+        """Wait `grace` seconds at most for the updates under way, then cancel the rest: the
+        stop must end within the service manager's patience, and an order a cancelled tap left
+        half way is resolved at the next start, as after a crash."""
         # The set holds each background update from the moment its request was answered, which
         # the dispatcher's own middlewares cannot see until the task first runs.
         under_way = set(self._background_feed_update_tasks)
@@ -29,7 +37,10 @@ class WebhookHandler(SimpleRequestHandler):
             return
         _done, late = await asyncio.wait(under_way, timeout=grace)
         if late:
-            log.warning("stopping with %d webhook updates still being handled", len(late))
+            log.warning("stopping: %d webhook updates cancelled after %g s", len(late), grace)
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late)
 
 
 class WebhookServer:
@@ -52,7 +63,8 @@ class WebhookServer:
     async def start(self) -> None:
         """Listen first, then tell Telegram where to post: its first update finds us ready."""
         app = web.Application()
-        app.router.add_post(self._path, self._handler.handle)
+        # aiohttp matches the decoded path; the URL keeps it percent-encoded.
+        app.router.add_post(unquote(self._path), self._handler.handle)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=CONNECTIONS_GRACE
         )
