@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 from pydantic import SecretStr, ValidationError
 
@@ -63,7 +62,7 @@ async def check(settings: Settings) -> int:
     return 0
 
 
-def backup(settings: Settings, path: Path, keep: int | None) -> int:
+def backup(settings: Settings, path: str, keep: int | None) -> int:
     from bot.ops.backup import BackupError
     from bot.ops.backup import backup as copy
 
@@ -96,7 +95,9 @@ def parser() -> argparse.ArgumentParser:
     copy = commands.add_parser(
         "backup", help="copy the database while the bot runs, then check the copy"
     )
-    copy.add_argument("path", type=Path, help="a file, or a folder for a dated bot-*.sqlite3")
+    copy.add_argument(
+        "path", help="a file, or a folder (existing, or ending in /) for a dated bot-*.sqlite3"
+    )
     copy.add_argument("--keep", type=positive, help="in a folder, keep only the newest N backups")
     return parse
 

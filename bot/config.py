@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from decimal import Decimal
@@ -60,6 +61,19 @@ def _parse_address(value: Any) -> Any:
     if not host or port is None or parts.path or parts.username:
         raise ValueError(f"expected host:port like 127.0.0.1:8080, got {text!r}")
     return ListenAddress(host, port)
+
+
+def _public_host(host: str) -> bool:
+    """Telegram delivers neither to local names nor to private or reserved addresses."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith((".localhost", ".local", ".internal")):
+        return False
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return "." in name
+    # Telegram refuses IPv6 addresses altogether.
+    return address.version == 4 and address.is_global
 
 
 def _blank_is_none(value: Any) -> Any:
@@ -153,6 +167,10 @@ class Settings(BaseSettings):
             raise ValueError("must be an https:// URL (TLS ends at your reverse proxy)")
         if value.port not in WEBHOOK_PORTS:
             raise ValueError("Telegram posts only to ports 443, 80, 88 or 8443")
+        if value.username or value.password:
+            raise ValueError("must not carry a user name or password")
+        if not _public_host(value.host or ""):
+            raise ValueError("must name a public host Telegram can reach, not a local address")
         return value
 
     @field_validator("webhook_secret")
@@ -164,8 +182,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _webhook_needs_a_secret(self) -> Self:
-        if self.webhook_url is not None and self.webhook_secret is None:
+        if self.webhook_url is None:
+            return self
+        if self.webhook_secret is None:
             raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        if self.metrics_listen == self.webhook_listen and self.webhook_listen.port:
+            raise ValueError("METRICS_LISTEN and WEBHOOK_LISTEN must differ")
         return self
 
     @field_validator("sales_mode", mode="before")
@@ -200,6 +222,16 @@ class Settings(BaseSettings):
     def _not_blank(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value().strip():
             raise ValueError("must not be empty")
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
+        # aiogram's own check, made here so a mistyped token is a configuration error (exit 2,
+        # not restarted by the service) rather than a crash at start.
+        bot_id, colon, secret = value.get_secret_value().partition(":")
+        if not (colon and bot_id.isdigit() and secret) or any(c.isspace() for c in secret):
+            raise ValueError("must look like 123456789:AA... as @BotFather gives it")
         return value
 
     @property

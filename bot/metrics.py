@@ -84,9 +84,8 @@ class Metrics:
             ["endpoint", "outcome"],
             registry=r,
         )
-        self.smsman_balance = Gauge(
-            f"{PREFIX}_smsman_balance", "The owner's SMS-man balance, last read", registry=r
-        )
+        # Registered at the first reading: a 0 before it would look like an empty account.
+        self.smsman_balance: Gauge | None = None
         self.telegram_calls = Counter(
             f"{PREFIX}_telegram_calls",
             "Bot API calls, by method and outcome (ok, refused, error)",
@@ -126,6 +125,12 @@ class Metrics:
         self.reachable.labels(name).set(1 if reached else 0)
 
     def balance(self, amount: Decimal) -> None:
+        if self.smsman_balance is None:
+            self.smsman_balance = Gauge(
+                f"{PREFIX}_smsman_balance",
+                "The owner's SMS-man balance, last read",
+                registry=self.registry,
+            )
         self.smsman_balance.set(float(amount))
 
     def code_pushed(self, latency: float) -> None:

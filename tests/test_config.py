@@ -233,6 +233,17 @@ def test_webhook_settings_are_read_from_text() -> None:
         ({"WEBHOOK_LISTEN": "8080"}, "WEBHOOK_LISTEN", "host:port"),
         ({"METRICS_LISTEN": "127.0.0.1:70000"}, "METRICS_LISTEN", "host:port"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT", "text"),
+        ({"WEBHOOK_URL": "https://localhost/hook"}, "WEBHOOK_URL", "public host"),
+        ({"WEBHOOK_URL": "https://192.168.1.5/hook"}, "WEBHOOK_URL", "public host"),
+        ({"WEBHOOK_URL": "https://[2001:db8::1]/hook"}, "WEBHOOK_URL", "public host"),
+        ({"WEBHOOK_URL": "https://me:pw@bot.example.com/hook"}, "WEBHOOK_URL", "password"),
+        ({"BOT_TOKEN": "not-a-token"}, "BOT_TOKEN", "@BotFather"),
+        ({"BOT_TOKEN": "123456:AA BB"}, "BOT_TOKEN", "@BotFather"),
+        (
+            {"METRICS_LISTEN": "127.0.0.1:8080"},
+            "settings",
+            "METRICS_LISTEN and WEBHOOK_LISTEN must differ",
+        ),
     ],
 )
 def test_bad_production_settings_name_themselves(env: dict[str, str], named: str, why: str) -> None:

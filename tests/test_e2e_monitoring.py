@@ -60,6 +60,7 @@ async def test_the_numbers_move_with_a_purchase_and_its_code(
         before = await scrape(app)
         assert before["smsman_bot_orders_open"] == 0
         assert before["smsman_bot_codes_delivered_total"] == 0
+        assert "smsman_bot_smsman_balance" not in before, "no 0 before the first reading"
         card = await buy_number(user)
         bought = await scrape(app)
         # Telegram keeps a code push's first try back with a 429: it is counted, then sent.

@@ -14,7 +14,9 @@ import pytest
 
 from bot.__main__ import check
 from bot.ops.backup import BackupError, backup
+from bot.ops.check import database_problem
 from bot.storage.database import Database
+from bot.storage.schema import MIGRATIONS
 from emulators.smsman import SmsManEmulator
 from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 from tests.conftest import ALLOWED_ID, SETTING_NAMES, SMSMAN_TOKEN, RunBot, make_settings
@@ -153,9 +155,18 @@ def test_backup_keeps_the_newest_and_refuses_a_broken_database(tmp_path: Path) -
     folder = tmp_path / "backups"
     folder.mkdir()
     day = 1_800_000_000.0
+    mine = folder / "bot-before-upgrade.sqlite3"
+    mine.write_bytes(source.read_bytes())
     made = [backup(source, folder, keep=2, now=day + n * 86_400) for n in range(3)]
-    assert sorted(folder.iterdir()) == made[1:]
+    assert sorted(folder.iterdir()) == sorted([mine, *made[1:]]), "only dated copies are pruned"
     assert made[2].name == "bot-20270117-080000.sqlite3"
+    # A folder that does not exist yet, named as one.
+    (fresh,) = [backup(source, f"{tmp_path}/new/", now=day)]
+    assert fresh == tmp_path / "new" / "bot-20270115-080000.sqlite3"
+
+    for itself in (source, tmp_path / "bot.sqlite3-wal"):
+        with pytest.raises(BackupError, match="is the live database itself"):
+            backup(source, itself)
 
     with pytest.raises(BackupError, match="no database at"):
         backup(tmp_path / "missing.sqlite3", folder)
@@ -175,3 +186,18 @@ def test_backup_keeps_the_newest_and_refuses_a_broken_database(tmp_path: Path) -
     with pytest.raises(BackupError):
         backup(broken, target)
     assert list(tmp_path.glob("copy.sqlite3*")) == []
+
+
+def test_check_reads_the_database_without_opening_it(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    with closing(sqlite3.connect(path)) as raw:
+        raw.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+    assert database_problem(path) is None
+    with closing(sqlite3.connect(path)) as raw:
+        raw.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    assert database_problem(path) == (
+        f"DATABASE_PATH: {path} is schema v{len(MIGRATIONS) + 1}, newer than this bot"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bot.sqlite3"], "nothing left beside it"
+    path.write_text("not a database at all")
+    assert database_problem(path) == f"DATABASE_PATH: {path} is not an sqlite database"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
-from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -20,23 +18,32 @@ from bot.smsman.ratelimit import RateLimiter
 from bot.storage.schema import MIGRATIONS
 
 CHECK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+SQLITE_MAGIC = b"SQLite format 3\x00"
 # A webhook delivery error older than this is history, not a problem now.
 RECENT_ERROR = 3600.0
 
 
 def database_problem(path: Path) -> str | None:
+    """Read from the file's header, never opened with sqlite: a check run as another user must
+    not leave -wal or -shm files the bot's user cannot write."""
     if not path.exists():
         folder = next((p for p in path.parents if p.exists()), Path("."))
         if not os.access(folder, os.W_OK | os.X_OK):
             return f"DATABASE_PATH: cannot create {path} ({folder} is not writable)"
         return None
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=5)) as db:
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.Error as exc:
-        return f"DATABASE_PATH: {path} cannot be opened: {exc}"
+        with path.open("rb") as database:
+            header = database.read(100)
+    except OSError as exc:
+        return f"DATABASE_PATH: {path} cannot be read: {exc.strerror}"
+    if header and not header.startswith(SQLITE_MAGIC):
+        return f"DATABASE_PATH: {path} is not an sqlite database"
+    # The schema version the bot keeps in PRAGMA user_version, at offset 60 of the header.
+    version = int.from_bytes(header[60:64], "big")
     if version > len(MIGRATIONS):
         return f"DATABASE_PATH: {path} is schema v{version}, newer than this bot"
+    if not os.access(path, os.R_OK | os.W_OK):
+        return f"DATABASE_PATH: {path} is not writable"
     return None
 
 
