@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -24,8 +25,11 @@ def compile_catalogs(source: Path, out: Path) -> None:
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file, locale=language)
         mo_path.parent.mkdir(parents=True, exist_ok=True)
-        with mo_path.open("wb") as mo_file:
+        # Written aside, then renamed: a process reading the catalog never sees half of one.
+        partial = mo_path.with_name(f"{mo_path.name}.{os.getpid()}.part")
+        with partial.open("wb") as mo_file:
             write_mo(mo_file, catalog)
+        partial.replace(mo_path)
 
 
 class BuildWithCatalogs(build_py):
