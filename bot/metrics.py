@@ -108,21 +108,37 @@ class Metrics:
         )
         self.telegram = Reachability()
         self.smsman = Reachability()
+        self._children: dict[tuple[object, ...], Counter] = {}
+        self._reached: dict[str, bool] = {}
+
+    def update(self, kind: str) -> None:
+        self._child(self.updates, kind).inc()
 
     def smsman_call(self, endpoint: str, outcome: str, *, reached: bool, error: str = "") -> None:
-        self.smsman_calls.labels(endpoint, outcome).inc()
+        self._child(self.smsman_calls, endpoint, outcome).inc()
         self._reach("smsman", self.smsman, reached, error)
 
     def telegram_call(self, method: str, outcome: str, *, reached: bool, error: str = "") -> None:
-        self.telegram_calls.labels(method, outcome).inc()
+        self._child(self.telegram_calls, method, outcome).inc()
         self._reach("telegram", self.telegram, reached, error)
+
+    def _child(self, counter: Counter, *labels: str) -> Counter:
+        # Every Bot API call and poll passes here: prometheus-client's labels() takes a lock and
+        # builds a key each time, a dict lookup does not.
+        key = (id(counter), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(*labels)
+        return child
 
     def _reach(self, name: str, service: Reachability, reached: bool, error: str) -> None:
         if reached:
             service.answered(self._now())
         else:
             service.failed(self._now(), error)
-        self.reachable.labels(name).set(1 if reached else 0)
+        if self._reached.get(name) is not reached:
+            self._reached[name] = reached
+            self.reachable.labels(name).set(1 if reached else 0)
 
     def balance(self, amount: Decimal) -> None:
         if self.smsman_balance is None:

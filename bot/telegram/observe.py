@@ -69,7 +69,7 @@ class ObserveUpdates(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         kind = event.event_type if isinstance(event, Update) else type(event).__name__
-        self._metrics.updates.labels(kind).inc()
+        self._metrics.update(kind)
         person = data.get("event_from_user")
         token = USER_ID.set(person.id if isinstance(person, User) else None)
         try:
