@@ -75,8 +75,8 @@ async def run(smoke: bool) -> list[Result]:
     """Three bots run the whole time, each with its own instance of the Telegram emulator (one
     token cannot poll one server twice): ours long-polling, ours again in webhook mode (the
     emulator posting each update as the owner's proxy would), and the floor. They take turns,
-    a round each, the order rotating. The ratio is the median of the rounds' ratios, each
-    between runs seconds apart: a machine whose speed drifts (other tenants, CPU steal) then
+    a round each. The ratio is the median of the rounds' ratios, each between runs seconds
+    apart: a machine whose speed drifts (other tenants, CPU steal) then
     favours none, where a ratio of overall medians could pair a slow moment of one with a fast
     moment of another."""
     size = SMOKE if smoke else FULL
@@ -126,13 +126,16 @@ async def run(smoke: bool) -> list[Result]:
             hook_rounds: list[Round] = []
             floor_rounds: list[Round] = []
             turns = [
-                (ours_rounds, telegram, ours, ours_pickers),
                 (hook_rounds, hook_telegram, hooked, hook_pickers),
+                (ours_rounds, telegram, ours, ours_pickers),
                 (floor_rounds, floor_telegram, floor, floor_pickers),
             ]
             for n in range(size.rounds):
-                # Rotating who goes first, so none always runs on the warmer machine.
-                for rounds, emulator, child, pickers in turns[n % 3 :] + turns[: n % 3]:
+                # The bot and the floor back to back, the one first in turn, so neither always
+                # runs on the warmer machine and each ratio pairs moments seconds apart; the
+                # webhook round on either side of them.
+                order = turns if n % 2 == 0 else turns[::-1]
+                for rounds, emulator, child, pickers in order:
                     rounds.append(await one_round(emulator, child, pickers, size.updates))
     return [report(size, ours_rounds, hook_rounds, floor_rounds)]
 
