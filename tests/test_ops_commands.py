@@ -11,15 +11,25 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from aiogram import Bot
 
+from benchmarks.common import free_port
 from bot.__main__ import check
+from bot.factory import telegram_session
 from bot.ops.backup import BackupError, backup
 from bot.ops.check import database_problem
 from bot.storage.database import Database
 from bot.storage.schema import MIGRATIONS
 from emulators.smsman import SmsManEmulator
 from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
-from tests.conftest import ALLOWED_ID, SETTING_NAMES, SMSMAN_TOKEN, RunBot, make_settings
+from tests.conftest import (
+    ALLOWED_ID,
+    SETTING_NAMES,
+    SMSMAN_TOKEN,
+    WEBHOOK,
+    RunBot,
+    make_settings,
+)
 from tests.flows import buy_number
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,3 +211,26 @@ def test_check_reads_the_database_without_opening_it(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bot.sqlite3"], "nothing left beside it"
     path.write_text("not a database at all")
     assert database_problem(path) == f"DATABASE_PATH: {path} is not an sqlite database"
+
+
+async def test_check_in_webhook_mode_reports_what_telegram_could_not_deliver(
+    tmp_path: Path,
+    smsman: SmsManEmulator,
+    telegram: TelegramEmulator,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = make_settings(tmp_path, smsman, telegram, **WEBHOOK)
+    assert await check(settings) == 0
+    assert capsys.readouterr().out.endswith(f"webhook {WEBHOOK['webhook_url']}\n")
+
+    # The proxy forwards to a port nothing listens on: Telegram's posts fail, and it says so.
+    telegram.webhook_proxy = f"http://127.0.0.1:{free_port()}"
+    bot = Bot(DEFAULT_TOKEN, session=telegram_session(settings))
+    await bot.set_webhook(WEBHOOK["webhook_url"], secret_token=WEBHOOK["webhook_secret"])
+    await bot.session.close()
+    await telegram.user(ALLOWED_ID).send("/start")
+    await telegram.wait_until(lambda: any(a.error for a in telegram.webhook_attempts))
+    assert await check(settings) == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("Telegram could not deliver to WEBHOOK_URL at ")
+    assert line.endswith("Connection refused")
