@@ -53,7 +53,10 @@ async def check(settings: Settings) -> int:
     from bot.ops.check import check as run_checks
 
     bot = Bot(settings.bot_token.get_secret_value(), session=telegram_session(settings))
-    problems, fine = await run_checks(settings, bot)
+    try:
+        problems, fine = await run_checks(settings, bot)
+    finally:
+        await bot.session.close()
     for line in problems:
         print(redact(line, secrets(settings)))
     if problems:

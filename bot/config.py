@@ -76,10 +76,6 @@ def _public_host(host: str) -> bool:
     return address.version == 4 and address.is_global
 
 
-def _blank_is_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
 IdList = Annotated[list[int], NoDecode]
 Address = Annotated[ListenAddress, NoDecode]
 StarList = Annotated[list[Annotated[int, Field(ge=1)]], NoDecode]
@@ -133,30 +129,31 @@ class Settings(BaseSettings):
     metrics_listen: Address | None = None
     log_format: Literal["text", "json"] = "text"
 
-    @field_validator("daily_spend_limit", "max_price", mode="before")
-    @classmethod
-    def _blank_is_unlimited(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("admin_ids", "allowed_user_ids", "topup_stars", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         return _parse_id_list(value)
 
-    @field_validator("star_price", "webhook_url", "webhook_secret", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        return _blank_is_none(value)
-
-    @field_validator("webhook_listen", mode="before")
+    # Defined before _blank_is_unset, so it runs after it: pydantic runs `before` validators
+    # last-defined first, and an empty METRICS_LISTEN must reach here as None.
+    @field_validator("webhook_listen", "metrics_listen", mode="before")
     @classmethod
     def _address(cls, value: Any) -> Any:
         return _parse_address(value)
 
-    @field_validator("metrics_listen", mode="before")
+    # An empty value means none: no limit, no price, no webhook.
+    @field_validator(
+        "daily_spend_limit",
+        "max_price",
+        "star_price",
+        "webhook_url",
+        "webhook_secret",
+        "metrics_listen",
+        mode="before",
+    )
     @classmethod
-    def _optional_address(cls, value: Any) -> Any:
-        return _parse_address(_blank_is_none(value))
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("webhook_url")
     @classmethod

@@ -70,10 +70,7 @@ def telegram_session(settings: Settings) -> AiohttpSession:
 
 
 def create_bot(
-    settings: Settings,
-    pacer: Pacer,
-    session: BaseSession | None = None,
-    metrics: Metrics | None = None,
+    settings: Settings, pacer: Pacer, metrics: Metrics, session: BaseSession | None = None
 ) -> Bot:
     """The Bot over `session` (a simulation's), or over aiohttp to the configured server; every
     send and edit goes through `pacer`, and every attempt is counted (inside it, so each 429
@@ -81,7 +78,7 @@ def create_bot(
     session = session or telegram_session(settings)
     session.middleware(KeepResponseTypes())
     session.middleware(pacer)
-    session.middleware(ObserveCalls(metrics or Metrics()))
+    session.middleware(ObserveCalls(metrics))
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
@@ -190,7 +187,7 @@ class Application:
         pacer = Pacer(
             Limits.per_second(settings.telegram_max_sends_per_s, settings.telegram_chat_sends_per_s)
         )
-        bot = create_bot(settings, pacer, bot_session, metrics)
+        bot = create_bot(settings, pacer, metrics, bot_session)
         catalog = Catalog(
             smsman, clock, settings.currency, person_price=partial(price_to_person, settings)
         )

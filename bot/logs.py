@@ -68,8 +68,7 @@ class JsonLines(logging.Formatter):
             "message": record.getMessage(),
         }
         for name, var in (("user_id", USER_ID), ("order_id", ORDER_ID)):
-            value = getattr(record, name, None) or var.get()
-            if value is not None:
+            if (value := var.get()) is not None:
                 entry[name] = value
         # RedactSecrets has already turned a traceback into redacted exc_text.
         if record.exc_info and not record.exc_text:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from prometheus_client import (
@@ -40,12 +40,7 @@ class Reachability:
         self.reachable, self.last_error = False, error
 
     def report(self) -> dict[str, object]:
-        return {
-            "reachable": self.reachable,
-            "last_ok_at": self.last_ok_at,
-            "failing_since": self.failing_since,
-            "last_error": self.last_error,
-        }
+        return asdict(self)
 
 
 class Metrics:

@@ -10,11 +10,12 @@ from aiogram.types import User
 
 from bot.config import Settings
 from bot.factory import create_bot
+from bot.metrics import Metrics
 from bot.telegram.pacer import Pacer
 
 
 async def test_response_classes_survive_garbage_collection(settings: Settings) -> None:
-    bot = create_bot(settings, Pacer())
+    bot = create_bot(settings, Pacer(), Metrics())
     try:
         await bot.get_me()
         gc.collect()

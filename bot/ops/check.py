@@ -47,7 +47,7 @@ def database_problem(path: Path) -> str | None:
     return None
 
 
-async def smsman_problem(settings: Settings) -> tuple[str | None, str]:
+async def smsman_problems(settings: Settings) -> tuple[list[str], str]:
     async with httpx.AsyncClient(timeout=CHECK_TIMEOUT) as http:
         client = SmsManClient(
             http,
@@ -59,10 +59,10 @@ async def smsman_problem(settings: Settings) -> tuple[str | None, str]:
         try:
             balance = await client.get_balance()
         except WrongToken:
-            return "SMS-man: SMSMAN_TOKEN was refused", ""
+            return ["SMS-man: SMSMAN_TOKEN was refused"], ""
         except SmsManError as exc:
-            return f"SMS-man: {exc.message}", ""
-    return None, f"SMS-man balance {format_money(balance, settings.currency)}"
+            return [f"SMS-man: {exc.message}"], ""
+    return [], f"SMS-man balance {format_money(balance, settings.currency)}"
 
 
 async def telegram_problems(settings: Settings, bot: Bot) -> tuple[list[str], str]:
@@ -90,24 +90,13 @@ async def telegram_problems(settings: Settings, bot: Bot) -> tuple[list[str], st
 
 async def check(settings: Settings, bot: Bot) -> tuple[list[str], list[str]]:
     """The problems found, one line each, and what was fine (for a one-line all-clear)."""
-    problems: list[str] = []
-    fine: list[str] = []
     database = database_problem(settings.database_path)
-    if database is None:
-        fine.append(f"database {settings.database_path}")
-    else:
-        problems.append(database)
-    smsman, balance = await smsman_problem(settings)
-    if smsman is None:
-        fine.append(balance)
-    else:
-        problems.append(smsman)
-    try:
-        found, me = await telegram_problems(settings, bot)
-    finally:
-        await bot.session.close()
-    problems += found
-    if me:
-        fine.append(me)
+    results = [
+        ([database] if database else [], f"database {settings.database_path}"),
+        await smsman_problems(settings),
+        await telegram_problems(settings, bot),
+    ]
+    problems = [line for found, _fine in results for line in found]
+    fine = [fine for found, fine in results if fine and not found]
     fine.append(f"webhook {settings.webhook_url}" if settings.webhook_url else "long polling")
     return problems, fine

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.metrics import Metrics
@@ -20,7 +20,7 @@ DATABASE_WRITE_TIMEOUT = 5.0
 @dataclass(frozen=True)
 class HealthReport:
     problems: list[str]
-    body: dict[str, object] = field(default_factory=dict)
+    body: dict[str, object]
 
     @property
     def healthy(self) -> bool:
@@ -53,24 +53,18 @@ class Health:
         return self._poller.heartbeat_age
 
     async def check(self) -> HealthReport:
-        problems: list[str] = []
         age = self._poller.heartbeat_age
-        if not self._poller.started:
-            problems.append("poller: not started yet (the bot is starting)")
-        elif age is None:
-            problems.append("poller: not running (stopped or failed)")
-        elif age > self._stale_after:
-            problems.append(f"poller: no heartbeat for {age:.0f} s")
+        poller = self._poller_problem(age)
         database = await self._database()
-        if database is not None:
-            problems.append(f"database: {database}")
+        problems = [f"poller: {poller}"] if poller else []
+        problems += [f"database: {database}"] if database else []
         body: dict[str, object] = {
             "status": "ok" if not problems else "failing",
             "problems": problems,
             "checks": {
                 "event_loop": {"ok": True},
                 "poller": {
-                    "ok": age is not None and age <= self._stale_after,
+                    "ok": poller is None,
                     "heartbeat_age_s": None if age is None else round(age, 3),
                     "stale_after_s": self._stale_after,
                     "orders_watched": self._poller.watched,
@@ -83,6 +77,15 @@ class Health:
             },
         }
         return HealthReport(problems, body)
+
+    def _poller_problem(self, age: float | None) -> str | None:
+        if not self._poller.started:
+            return "not started yet (the bot is starting)"
+        if age is None:
+            return "not running (stopped or failed)"
+        if age > self._stale_after:
+            return f"no heartbeat for {age:.0f} s"
+        return None
 
     async def _database(self) -> str | None:
         """Why the database took no write, or None."""

@@ -190,21 +190,26 @@ class SmsManClient:
         try:
             body = response.json()
         except ValueError:
-            error = parsing.malformed(endpoint, f"HTTP {response.status_code}, not JSON")
-            self._metrics.smsman_call(endpoint, "malformed", reached=True, error=str(error))
-            raise error from None
+            why = f"HTTP {response.status_code}, not JSON"
+            raise self._garbled(endpoint, parsing.malformed(endpoint, why)) from None
         if response.status_code >= 400 and not parsing.is_error(body):
-            error = ProviderUnavailable(f"SMS-man {endpoint}: HTTP {response.status_code}")
-            self._metrics.smsman_call(endpoint, "malformed", reached=True, error=str(error))
-            raise error
+            raise self._garbled(
+                endpoint, ProviderUnavailable(f"SMS-man {endpoint}: HTTP {response.status_code}")
+            )
         # Waiting for an SMS comes as an error code but is the normal answer.
         refused = parsing.is_error(body) and not parsing.is_waiting(body)
         self._metrics.smsman_call(endpoint, "refused" if refused else "ok", reached=True)
         return body
 
     def _unreached(self, endpoint: str, error: ProviderUnavailable) -> ProviderUnavailable:
+        """Counted as SMS-man out of reach, then raised."""
         outcome = "timeout" if isinstance(error, ProviderTimeout) else "unavailable"
         self._metrics.smsman_call(endpoint, outcome, reached=False, error=str(error))
+        return error
+
+    def _garbled(self, endpoint: str, error: ProviderUnavailable) -> ProviderUnavailable:
+        """Counted as an answer we could not read (SMS-man was reached), then raised."""
+        self._metrics.smsman_call(endpoint, "malformed", reached=True, error=str(error))
         return error
 
 
