@@ -73,18 +73,27 @@ async def test_a_poller_that_stops_beating_is_unhealthy(db: Database) -> None:
 
 
 async def test_the_poller_beats_while_idle_and_while_every_slot_hangs() -> None:
-    orders = SlowOrders()
+    orders = SlowOrders([])
     poller = Poller(cast(OrderService, orders), interval=0.05, rate=1, jitter=0.0)
-    await poller.start()
-    try:
-        for order_id in (1, 2, 3):
-            poller.schedule(order_id, 0.0)
-        for _ in range(10):
+
+    async def oldest_heartbeat(seconds: float) -> float:
+        ages = []
+        for _ in range(round(seconds / 0.05)):
             await asyncio.sleep(0.05)
             age = poller.heartbeat_age
             assert age is not None
-            assert age < 1.0
-        assert len(orders.polled) == 1, "one slot, held by a poll that hangs"
+            ages.append(age)
+        return max(ages)
+
+    await poller.start()
+    try:
+        # Idle, then with its one slot held by a poll that hangs: each long enough that a
+        # loop not beating would show an age of most of it.
+        assert await oldest_heartbeat(1.0) < 0.5
+        for order_id in (1, 2, 3):
+            poller.schedule(order_id, 0.0)
+        assert await oldest_heartbeat(1.0) < 0.5
+        assert orders.polled == [1], "one slot, held by a poll that hangs"
     finally:
         orders.release.set()
         await poller.stop()

@@ -7,10 +7,12 @@ from decimal import Decimal
 from typing import cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.orders.lifecycle import OrderStatus
 from bot.orders.poller import Poller
-from bot.orders.service import OrderService, OrderWatcher
+from bot.orders.service import Next, OrderService, OrderWatcher, Poll
 from bot.storage.records import Order
 
 
@@ -83,3 +85,89 @@ async def test_stop_ends_the_loop_even_as_it_is_woken(turns: int) -> None:
         await asyncio.sleep(0)
     async with asyncio.timeout(5):
         await poller.stop()
+
+
+class Looks:
+    """A provider whose every look hangs until the test lets it answer, one by one."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[int, int]] = []  # (order, the step it started after)
+        self.waiting: list[asyncio.Future[None]] = []
+        self.step = 0
+        self.holding = True
+        self.looked = asyncio.Event()
+
+    def watch(self, watcher: OrderWatcher) -> None:
+        pass
+
+    async def pollable(self) -> list[Order]:
+        return []
+
+    async def poll(self, order_id: int) -> Next:
+        self.started.append((order_id, self.step))
+        self.looked.set()
+        if not self.holding:
+            return Next(Poll.DONE)
+        answer = asyncio.get_running_loop().create_future()
+        self.waiting.append(answer)
+        await answer
+        return Next(Poll.DONE)
+
+    def answer_all(self) -> None:
+        """From now on every look answers at once."""
+        self.holding = False
+        for answer in self.waiting:
+            answer.set_result(None)
+        self.waiting.clear()
+
+
+Step = tuple[str, int]
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("schedule"), st.integers(1, 5)),
+        st.tuples(st.just("answer"), st.integers(0, 3)),
+        st.tuples(st.just("turns"), st.integers(1, 3)),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(steps=STEPS, slots=st.integers(1, 2))
+def test_every_order_scheduled_is_looked_at_after_it(steps: list[Step], slots: int) -> None:
+    """Schedules, answers and loop turns in any order, every order due at the same instant
+    (the heap's tie-break by id is where a lost entry would hide), one or two slots: each
+    schedule is followed by a look at that order once the provider answers."""
+
+    async def run() -> None:
+        looks = Looks()
+        poller = Poller(cast(OrderService, looks), interval=0.05, rate=slots, time=lambda: 0.0)
+        await poller.start()
+        scheduled: list[tuple[int, int]] = []
+        try:
+            for kind, value in steps:
+                if kind == "schedule":
+                    looks.step += 1
+                    scheduled.append((value, looks.step))
+                    poller.schedule(value, 0.0)
+                elif kind == "answer" and looks.waiting:
+                    looks.waiting.pop(value % len(looks.waiting)).set_result(None)
+                for _ in range(value if kind == "turns" else 1):
+                    await asyncio.sleep(0)
+
+            def all_looked_at() -> bool:
+                return all(
+                    any(o == order and at >= step for o, at in looks.started)
+                    for order, step in scheduled
+                )
+
+            looks.answer_all()
+            async with asyncio.timeout(5):
+                while not all_looked_at():
+                    looks.looked.clear()
+                    await looks.looked.wait()
+        finally:
+            looks.answer_all()
+            await poller.stop()
+
+    asyncio.run(run())
