@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 
+import pytest
 from pydantic import SecretStr
 
 from bot.logs import USER_ID, RedactSecrets, about_order, setup_logging
@@ -36,43 +38,41 @@ def test_tokens_are_blanked_in_messages_args_and_tracebacks() -> None:
     assert "RuntimeError" in output
 
 
-def test_setup_keeps_request_urls_out_of_the_log() -> None:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    try:
-        setup_logging("DEBUG", [SecretStr("sms-secret")])
-        assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
-        assert any(isinstance(f, RedactSecrets) for h in root.handlers for f in h.filters)
-    finally:
-        root.handlers[:], level = saved
-        root.setLevel(level)
+@pytest.fixture
+def root() -> Iterator[logging.Logger]:
+    """The root logger, given back as it was: setup_logging replaces its handlers."""
+    logger = logging.getLogger()
+    handlers, level = logger.handlers[:], logger.level
+    yield logger
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
 
 
-def test_json_lines_carry_the_person_and_the_order_and_no_secret() -> None:
+def test_setup_keeps_request_urls_out_of_the_log(root: logging.Logger) -> None:
+    setup_logging("DEBUG", [SecretStr("sms-secret")])
+    assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+    assert any(isinstance(f, RedactSecrets) for h in root.handlers for f in h.filters)
+
+
+def test_json_lines_carry_the_person_and_the_order_and_no_secret(root: logging.Logger) -> None:
     stream = io.StringIO()
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
+    setup_logging("INFO", [SecretStr("sms-secret")], "json")
+    (handler,) = root.handlers
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    log = logging.getLogger("test.json")
+    log.info("plain %s", "line")
+    token = USER_ID.set(2000)
     try:
-        setup_logging("INFO", [SecretStr("sms-secret")], "json")
-        (handler,) = root.handlers
-        assert isinstance(handler, logging.StreamHandler)
-        handler.setStream(stream)
-        log = logging.getLogger("test.json")
-        log.info("plain %s", "line")
-        token = USER_ID.set(2000)
-        try:
-            with about_order(77):
-                log.warning("get-sms?token=%s failed", "sms-secret")
-                try:
-                    raise RuntimeError("boom with sms-secret")
-                except RuntimeError:
-                    log.exception("poll failed")
-        finally:
-            USER_ID.reset(token)
-        log.info("after")
+        with about_order(77):
+            log.warning("get-sms?token=%s failed", "sms-secret")
+            try:
+                raise RuntimeError("boom with sms-secret")
+            except RuntimeError:
+                log.exception("poll failed")
     finally:
-        root.handlers[:], level = saved
-        root.setLevel(level)
+        USER_ID.reset(token)
+    log.info("after")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["message"] for line in lines] == [
         "plain line",
