@@ -42,7 +42,7 @@ async def webhook_address(app: Application) -> str:
     assert app.webhook is not None
     async with asyncio.timeout(10):
         await app.webhook.ready.wait()
-    return f"http://{app.webhook.address}{WEBHOOK['webhook_url'].removeprefix('https://bot.example.com')}"
+    return f"http://{app.webhook.address}{app.settings.webhook_path}"
 
 
 async def test_telegram_is_told_the_url_the_secret_and_the_update_types(
