@@ -115,4 +115,16 @@ MIGRATIONS: tuple[str, ...] = (
         checked_at REAL NOT NULL
     );
     """,
+    """
+    CREATE TABLE blocked (
+        user_id INTEGER PRIMARY KEY,
+        actor_id INTEGER NOT NULL,
+        blocked_at REAL NOT NULL
+    );
+    CREATE TABLE bookmarks (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE INDEX quotes_by_time ON quotes(created_at);
+    """,
 )
