@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -134,15 +135,30 @@ class Database(WalletQueries):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
-        """Statements sent with `_run` inside the block commit together or not at all."""
+        """Statements sent with `_run` inside the block commit together or not at all.
+
+        A cancellation (a stop cancels tasks) can land at any await here, and aiosqlite's
+        thread still runs an operation whose caller stopped waiting: a BEGIN whose await was
+        cancelled still begins. So every way out of the block past the BEGIN's queueing sends
+        a ROLLBACK, queued after whatever the block queued (the thread keeps their order) and
+        shielded from a second cancellation; after a COMMIT it finds nothing to roll back.
+        """
         async with self._writing:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                await self._db.execute("BEGIN IMMEDIATE")
                 yield
+                await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                await asyncio.shield(self._rollback())
                 raise
-            await self._db.execute("COMMIT")
+
+    async def _rollback(self) -> None:
+        try:
+            await self._db.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            # The COMMIT went through, or the BEGIN itself failed: nothing is open.
+            if "no transaction is active" not in str(exc):
+                raise
 
     # users
 

@@ -42,11 +42,30 @@ class InlineConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        await asyncio.sleep(0)
-        self._effects.before(_effect_name(fn, args))
-        if self._connection is None:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
+        # Queued as aiosqlite's thread queues it: once asked for, it runs (in the order asked),
+        # even when the caller is cancelled before it does.
+        answer = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(self._run, answer, fn, args, kwargs)
+        return await answer
+
+    def _run(
+        self,
+        answer: asyncio.Future[Any],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        try:
+            self._effects.before(_effect_name(fn, args))
+            if self._connection is None:
+                raise ValueError("Connection closed")
+            result = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, as the thread does
+            if not answer.done():
+                answer.set_exception(exc)
+            return
+        if not answer.done():
+            answer.set_result(result)
 
     async def close(self) -> None:
         if self._connection is None:
