@@ -60,7 +60,7 @@ class InlineConnection(aiosqlite.Connection):
             if self._connection is None:
                 raise ValueError("Connection closed")
             result = fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller, as the thread does
+        except BaseException as exc:  # handed to the caller, as the thread does
             if not answer.done():
                 answer.set_exception(exc)
             return
