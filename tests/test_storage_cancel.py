@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ class CancellingConnection(aiosqlite.Connection):
             task = asyncio.current_task()
             assert task is not None
             task.cancel()
-        return await super()._execute(fn, *args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
 
 def connect(database: str, **kwargs: Any) -> CancellingConnection:
@@ -107,7 +107,7 @@ async def language(db: Database, key: str) -> None:
     await db.set_user_language(PERSON, key)
 
 
-WRITES: dict[str, Callable[[Database, str], Awaitable[None]]] = {
+WRITES: dict[str, Callable[[Database, str], Coroutine[Any, Any, None]]] = {
     "a ledger entry": top_up,
     "an order with its charge": buy,
     "a code with its status": code,
