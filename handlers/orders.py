@@ -11,6 +11,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.clock import Clock
+from bot.config import Settings
 from bot.money import format_money
 from bot.orders.cards import card_text, place
 from bot.orders.lifecycle import OrderStatus, Tell
@@ -18,6 +19,7 @@ from bot.orders.service import OrderService, Result
 from bot.storage.database import Database
 from bot.storage.records import Order
 from bot.telegram.callback_answer import Answer
+from handlers.errors import on_stale_button
 from handlers.render import show
 from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb
 from keyboards.orders import card_keyboard, history_keyboard, numbers_keyboard
@@ -140,11 +142,21 @@ def history_line(order: Order, codes: list[str], locale: str) -> str:
 
 
 async def on_history(
-    query: CallbackQuery, callback_data: HistoryCb, orders: OrderService, db: Database, i18n: I18n
+    query: CallbackQuery,
+    callback_data: HistoryCb,
+    orders: OrderService,
+    db: Database,
+    settings: Settings,
+    i18n: I18n,
+    answer: Answer,
 ) -> None:
-    page = max(0, callback_data.page)
+    page = callback_data.page
     past, total = await orders.history(query.from_user.id, page, HISTORY_PER_PAGE)
     pages = max(1, -(-total // HISTORY_PER_PAGE))
+    if page >= pages:
+        # No button of ours points past the last page.
+        await on_stale_button(query, answer, db, settings, i18n)
+        return
     lines = [_("📜 Your past numbers (times in UTC):")]
     for order in past:
         codes = [c.code for c in await db.order_codes(order.id)]

@@ -9,10 +9,12 @@ from aiogram.filters.callback_data import CallbackData
 from pydantic import BeforeValidator, Field
 
 # Callback data comes back from the client as text anyone can forge. Ints are read only in the
-# form our own buttons write them (plain digits), and only within bounds: ids from 1, pages
-# from 0, everything below 2^63 (sqlite's INTEGER). Anything else fails to unpack, so the tap
-# reaches no handler and is answered as a stale button.
+# form our own buttons write them (plain digits), and only within bounds: ids from 1 and below
+# 2^63 (sqlite's INTEGER), pages from 0 and below a million (a page number times its size
+# must stay an INTEGER too). Anything else fails to unpack, so the tap reaches no handler and
+# is answered as a stale button.
 INT_LIMIT = 2**63
+PAGE_LIMIT = 10**6
 
 
 def _plain_digits(value: object) -> object:
@@ -24,7 +26,7 @@ def _plain_digits(value: object) -> object:
 
 
 Id = Annotated[int, BeforeValidator(_plain_digits), Field(ge=1, lt=INT_LIMIT)]
-PageNumber = Annotated[int, BeforeValidator(_plain_digits), Field(ge=0, lt=INT_LIMIT)]
+PageNumber = Annotated[int, BeforeValidator(_plain_digits), Field(ge=0, lt=PAGE_LIMIT)]
 
 
 class MenuAction(IntEnum):

@@ -49,8 +49,11 @@ HOSTILE = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+# Where bugs hide: sqlite's largest INTEGER and one past it, 25 digits, a page past the bound.
+BOUNDARIES = ["9223372036854775807", "9223372036854775808", "1" * 25, "999999", "1000000"]
 field = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.sampled_from(BOUNDARIES),
     st.sampled_from(["", "0", "1", "3", "5", "en", "zh", "-1", "nan", "1e9", "٣", "１"]),
     st.text(max_size=8).filter(lambda s: ":" not in s),
 )
@@ -131,4 +134,13 @@ async def test_hostile_texts(
     await user.send(text)
     await user.wait_for(lambda u: len(u.bot_messages) > replies, timeout=10)
     assert not any(c.endpoint == "get-number" for c in smsman.calls)
+    assert not errors.records, errors.text
+
+
+@pytest.mark.parametrize("page", [*BOUNDARIES, "1"])
+async def test_history_pages_past_the_end_are_stale(
+    telegram: TelegramEmulator, bot_app: Application, errors: pytest.LogCaptureFixture, page: str
+) -> None:
+    """The person has no past numbers: no button of ours points at any page but the first."""
+    assert "no longer active" in (await tap(telegram, f"h:{page}") or "")
     assert not errors.records, errors.text
