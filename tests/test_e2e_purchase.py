@@ -391,3 +391,53 @@ async def test_recent_choices_come_first(telegram: TelegramEmulator, bot_app: Ap
     await (await user.tap("United States", message=countries)).answered()
     apps = await user.wait_for_text("United States: choose an app")
     assert labels(apps)[0] == "Telegram · 12.50 ₽"
+
+
+async def test_a_request_id_no_order_can_keep_is_a_purchase_that_may_have_charged(
+    telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application
+) -> None:
+    """Sold under 25 digits, past sqlite's INTEGER: the order does not stay "buying"."""
+    smsman.state.number_requests_from(10**25)
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    await price_screen(user)
+    await (await user.tap("Buy for")).answered()
+    await user.wait_for_text("did not confirm this purchase")
+    assert [r.request_id for r in smsman.requests] == [10**25], "SMS-man did sell it"
+    (order,) = await bot_app.db.all_orders()
+    assert (order.status, order.request_id) == (OrderStatus.LOST, None)
+
+
+async def test_a_request_id_another_order_holds_is_a_purchase_that_may_have_charged(
+    tmp_path: Path, telegram: TelegramEmulator, smsman: SmsManEmulator, run_bot: RunBot
+) -> None:
+    settings = make_settings(tmp_path, smsman, telegram)
+    db = await Database.open(settings.database_path)
+    await db.ensure_user(ADMIN_ID, "en", now=1.0)
+    quote = await db.insert_quote(
+        user_id=ADMIN_ID,
+        country_id=USA,
+        country_title="USA",
+        country_iso="US",
+        application_id=TELEGRAM,
+        app_title="Telegram",
+        price=Decimal("12.50"),
+        currency="RUB",
+        now=1.0,
+    )
+    earlier, _created = await db.insert_order(quote, chat_id=ADMIN_ID, now=2.0)
+    await db.update_order(
+        earlier.id,
+        expect=(OrderStatus.PURCHASING,),
+        now=3.0,
+        status=OrderStatus.CLOSED,
+        request_id=1,
+    )
+    await db.close()
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    async with run_bot(settings) as app:
+        await price_screen(user)
+        await (await user.tap("Buy for")).answered()
+        await user.wait_for_text("did not confirm this purchase")
+        assert [r.request_id for r in smsman.requests] == [1]
+        order = (await app.db.all_orders())[-1]
+        assert (order.status, order.failure) == (OrderStatus.LOST, "duplicate_request")

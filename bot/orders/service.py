@@ -311,6 +311,11 @@ class OrderService:
                 log.info("order %s: code received", order.id)
                 return await self._current(order), new, True
             reply = Reply(Answer.KNOWN_CODE)
+        if reply.number is not None and await self._db.order_for_request(reply.number.request_id):
+            # Sold under an id another order holds: the store cannot keep both, so this one
+            # is as good as a purchase whose answer was lost.
+            log.error("order %s: request %s is another order's", order.id, reply.number.request_id)
+            reply = Reply(Answer.UNKNOWN, failure="duplicate_request")
         step = outcomes[reply.answer]
         fields: dict[str, Any] = {}
         if step.status is not order.status:

@@ -33,6 +33,10 @@ WAIT_CODES = frozenset({"wait_sms", "no_sms"})
 _NOT_EXISTS = "not exist"
 
 
+# sqlite's INTEGER, where an order keeps its request id.
+REQUEST_ID_LIMIT = 2**63
+
+
 def malformed(endpoint: str, why: str) -> ProviderUnavailable:
     return ProviderUnavailable(f"SMS-man {endpoint}: malformed answer ({why})")
 
@@ -195,8 +199,12 @@ def purchased(body: Any, country_id: int, application_id: int) -> PurchasedNumbe
     digits = str(number).strip().lstrip("+") if isinstance(number, str | int) else ""
     if not digits.isdigit():
         raise malformed(endpoint, "no phone number")
+    request_id = as_int(endpoint, body.get("request_id"), "request_id")
+    if not 1 <= request_id < REQUEST_ID_LIMIT:
+        # Sold, but by an id the store cannot keep: as good as an answer we could not read.
+        raise malformed(endpoint, f"request_id {request_id} is out of range")
     return PurchasedNumber(
-        request_id=as_int(endpoint, body.get("request_id"), "request_id"),
+        request_id=request_id,
         country_id=as_int(endpoint, body.get("country_id", country_id), "country_id"),
         application_id=as_int(endpoint, body.get("application_id", application_id), "app"),
         number=digits,

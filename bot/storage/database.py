@@ -354,6 +354,10 @@ class Database(WalletQueries):
         row = await self._one("SELECT * FROM orders WHERE retry_of = ?", (order_id,))
         return order_from_row(row) if row else None
 
+    async def order_for_request(self, request_id: int) -> Order | None:
+        row = await self._one("SELECT * FROM orders WHERE request_id = ?", (request_id,))
+        return order_from_row(row) if row else None
+
     async def get_order(self, order_id: int) -> Order | None:
         row = await self._one("SELECT * FROM orders WHERE id = ?", (order_id,))
         return order_from_row(row) if row else None

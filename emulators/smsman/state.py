@@ -115,6 +115,14 @@ class EmulatorState:
         # No active request expires before this, so expire_due need not look at them all.
         self._next_expiry = math.inf
         self._ledger: list[LedgerEntry] = []
+        self._first_request_id = 1
+
+    def number_requests_from(self, first: int) -> None:
+        """The next purchases get ids from `first` on (a test's way to reach ids of 25 digits,
+        or an id the bot already knows)."""
+        if first < 1:
+            raise ValueError(f"request ids start from 1, not {first}")
+        self._first_request_id = first
 
     def reset(self) -> None:
         """Back to the state right after construction."""
@@ -123,6 +131,7 @@ class EmulatorState:
         self._requests.clear()
         self._next_expiry = math.inf
         self._ledger.clear()
+        self._first_request_id = 1
 
     @property
     def catalog(self) -> Catalog:
@@ -229,7 +238,7 @@ class EmulatorState:
         # Emulator choice: a refunded number does not go back into stock.
         self._offers[country_id, application_id] = Offer(offer.cost, offer.count - 1)
         now = self._clock()
-        request_id = max(self._requests, default=0) + 1
+        request_id = max(max(self._requests, default=0) + 1, self._first_request_id)
         request = ActivationRequest(
             request_id=request_id,
             country_id=country_id,
