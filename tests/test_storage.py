@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from bot.ops.backup import backup
 from bot.orders.lifecycle import OrderStatus
 from bot.storage.database import Database
 from bot.storage.records import Quote
@@ -366,3 +370,42 @@ async def test_a_failed_write_is_not_kept(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no active connection"):
         await db.set_user_language(1, "ru")
     assert db._users.get(1) is None, "read again from the file, which still says en"
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """A umask that takes nothing away, as a shell outside systemd may have."""
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+async def test_the_database_and_its_backups_are_private_whatever_the_umask(
+    tmp_path: Path, open_umask: None
+) -> None:
+    path = tmp_path / "data" / "bot.sqlite3"
+    backups = tmp_path / "backups"
+    db = await Database.open(path)
+    try:
+        await db.ensure_user(7, "en", now=1.0)
+        # While it is open, sqlite's -wal and -shm are beside it.
+        files = [path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))]
+        files.append(backup(path, f"{backups}{os.sep}", now=2.0))
+        modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    finally:
+        await db.close()
+    assert modes == {p.name: "0o600" for p in files}
+    for folder in (path.parent, backups):
+        assert oct(stat.S_IMODE(folder.stat().st_mode)) == "0o700"
+
+
+async def test_an_older_world_readable_database_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await Database.open(path)
+    await db.close()
+    path.chmod(0o644)
+    db = await Database.open(path)
+    await db.close()
+    assert oct(stat.S_IMODE(path.stat().st_mode)) == "0o600"

@@ -9,6 +9,8 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+from bot.storage.files import private_file, private_folder
+
 # Only the files this command names are ever pruned, not a copy someone put beside them.
 DATED = re.compile(r"bot-\d{8}-\d{6}\.sqlite3")
 # A running bot holds the write lock for milliseconds at a time; wait this long for a turn.
@@ -35,7 +37,7 @@ def backup(
     into_folder = str(target).endswith(os.sep) or Path(target).is_dir()
     target = Path(target)
     if into_folder:
-        target.mkdir(parents=True, exist_ok=True)
+        private_folder(target)
     final = target / backup_name(time.time() if now is None else now) if into_folder else target
     live = source.resolve()
     if final.resolve() in {live, *(live.with_name(live.name + end) for end in ("-wal", "-shm"))}:
@@ -43,6 +45,7 @@ def backup(
     partial = final.with_name(final.name + ".part")
     partial.unlink(missing_ok=True)
     try:
+        private_file(partial)
         _copy(source, partial)
         partial.replace(final)
         _sync_folder(final.parent)

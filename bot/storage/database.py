@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.orders.lifecycle import OPEN_STATUSES, OrderStatus
+from bot.storage.files import private_file, private_folder
 from bot.storage.records import (
     Code,
     LedgerKind,
@@ -80,7 +81,8 @@ class Database(WalletQueries):
         cls, path: Path | str, *, connect: Callable[..., aiosqlite.Connection] = aiosqlite.connect
     ) -> Database:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_folder(Path(path).parent)
+            private_file(Path(path))
         connection = await connect(str(path), isolation_level=None)
         database = cls(connection)
         try:
