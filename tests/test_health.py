@@ -11,7 +11,7 @@ from typing import cast
 import pytest
 
 from bot.metrics import Metrics
-from bot.ops.health import Health
+from bot.ops.health import DATABASE_CHECK_REUSED_FOR, Health
 from bot.orders.poller import Poller
 from bot.orders.service import Next, OrderService, Poll
 from bot.storage.database import Database
@@ -120,19 +120,50 @@ async def test_an_order_scheduled_while_the_loop_waits_for_a_slot_keeps_its_turn
 
 async def test_a_database_that_takes_no_write_is_unhealthy(db: Database, tmp_path: Path) -> None:
     poller = Poller(cast(OrderService, RestoredOrders([])), interval=3600.0, rate=5)
-    health = Health(db, poller, Metrics(), FakeClock(), stale_after=30.0, write_timeout=0.2)
+    clock = FakeClock()
+    health = Health(db, poller, Metrics(), clock, stale_after=30.0, write_timeout=0.2)
     await poller.start()
     other = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
     try:
         assert (await health.check()).healthy
         # Another process (a stuck sqlite3 shell, say) holds the write lock.
         other.execute("BEGIN IMMEDIATE")
+        assert (await health.check()).healthy, "a write a moment ago answers for now"
+        clock.advance(DATABASE_CHECK_REUSED_FOR)
         report = await health.check()
         assert report.problems == ["database: no write within 0.2 s"]
         other.execute("ROLLBACK")
-        async with asyncio.timeout(10):
-            while not (await health.check()).healthy:
-                pass
+        assert not (await health.check()).healthy, "and a failed one too"
+        clock.advance(DATABASE_CHECK_REUSED_FOR)
+        assert (await health.check()).healthy
     finally:
         other.close()
+        await poller.stop()
+
+
+async def test_requests_at_any_rate_cost_one_write_every_few_seconds(db: Database) -> None:
+    poller = Poller(cast(OrderService, RestoredOrders([])), interval=3600.0, rate=5)
+    clock = FakeClock()
+    health = Health(db, poller, Metrics(), clock, stale_after=30.0)
+    writes = 0
+    write_health = db.write_health
+
+    async def counted(now: float) -> None:
+        nonlocal writes
+        writes += 1
+        await write_health(now)
+
+    db.write_health = counted  # type: ignore[method-assign]
+    await poller.start()
+    try:
+        # A burst at once shares the write under way; more within the period reuse it.
+        await asyncio.gather(*(health.check() for _ in range(50)))
+        for _ in range(50):
+            clock.advance(DATABASE_CHECK_REUSED_FOR / 100)
+            assert (await health.check()).healthy
+        assert writes == 1
+        clock.advance(DATABASE_CHECK_REUSED_FOR)
+        assert (await health.check()).healthy
+        assert writes == 2
+    finally:
         await poller.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from bot.clock import Clock
 from bot.metrics import Metrics
@@ -15,6 +16,8 @@ from bot.storage.database import Database
 log = logging.getLogger(__name__)
 
 DATABASE_WRITE_TIMEOUT = 5.0
+# A monitor (or anyone who can reach it) may ask often: a write this recent answers for now.
+DATABASE_CHECK_REUSED_FOR = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class Health:
         self._clock = clock
         self._stale_after = stale_after
         self._write_timeout = write_timeout
+        # The latest write check (when it started, and its problem), and the one under way.
+        self._checked: tuple[float, str | None] | None = None
+        self._checking: asyncio.Task[str | None] | None = None
 
     @property
     def heartbeat_age(self) -> float | None:
@@ -88,7 +94,23 @@ class Health:
         return None
 
     async def _database(self) -> str | None:
-        """Why the database took no write, or None."""
+        """Why the database took no write, or None: from a check of the last few seconds, or
+        from the one under way, so requests at any rate cost at most one write per period."""
+        now = self._clock()
+        if self._checked is not None and now - self._checked[0] < DATABASE_CHECK_REUSED_FOR:
+            return self._checked[1]
+        if self._checking is None:
+            self._checking = asyncio.create_task(self._write())
+            self._checking.add_done_callback(partial(self._record, now))
+        # Shielded: a request that goes away does not cancel the check the others wait for.
+        return await asyncio.shield(self._checking)
+
+    def _record(self, started: float, check: asyncio.Task[str | None]) -> None:
+        self._checking = None
+        if not check.cancelled():
+            self._checked = (started, check.result())
+
+    async def _write(self) -> str | None:
         try:
             async with asyncio.timeout(self._write_timeout):
                 await self._db.write_health(self._clock())
