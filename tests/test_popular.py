@@ -159,7 +159,7 @@ async def test_a_failed_read_leaves_the_figures_empty_and_the_bot_running(
         popular.start()
         await asyncio.sleep(0.005)
         assert (popular.apps, popular.countries) == ((), ())
-        assert "popularity not refreshed" in caplog.text
+        assert "popularity: this round failed" in caplog.text
         monkeypatch.undo()
         await db.ensure_user(1, None, now=0.0)
         await sold(db, 1, 5, 3, FakeClock()())

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,10 +9,9 @@ from pathlib import Path
 
 from bot.catalog.search import normalize
 from bot.clock import Clock
+from bot.periodic import Periodic
 from bot.smsman.models import Application
 from bot.storage.database import Database
-
-log = logging.getLogger(__name__)
 
 CURATED_FILE = Path(__file__).with_name("popular.toml")
 # Sales older than this no longer count.
@@ -79,10 +75,10 @@ class Popularity:
         self.curated = load_curated() if curated is None else curated
         self._db = db
         self._clock = clock
-        self._every = every
         self.apps: tuple[int, ...] = ()
         self.countries: tuple[int, ...] = ()
-        self._task: asyncio.Task[None] | None = None
+        # A failed read leaves the last figures: a stale order of buttons beats none.
+        self._timer = Periodic("popularity", self.refresh, every)
 
     async def refresh(self) -> None:
         since = self._clock() - WINDOW_SECONDS
@@ -93,23 +89,7 @@ class Popularity:
         """Read the figures in the background, at once and then every few minutes: a start does
         not wait for them (until they come, the first pages are a person's recent and A–Z), and
         a failed read leaves the last figures and is tried again."""
-        self._task = asyncio.create_task(self._keep_fresh(), name="popularity")
+        self._timer.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _keep_fresh(self) -> None:
-        while True:
-            await self._refresh_or_keep()
-            await asyncio.sleep(self._every)
-
-    async def _refresh_or_keep(self) -> None:
-        try:
-            await self.refresh()
-        except Exception:
-            # The last figures stay: a stale order of buttons beats none, and beats no bot.
-            log.exception("popularity not refreshed")
+        await self._timer.stop()
