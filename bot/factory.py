@@ -30,6 +30,7 @@ from bot.config import Settings
 from bot.i18n import LOCALES_DIR, UserLanguageMiddleware, create_i18n
 from bot.metrics import Metrics
 from bot.ops.health import Health
+from bot.ops.housekeeping import Housekeeping
 from bot.ops.monitor import Monitor
 from bot.ops.webhook import WebhookServer
 from bot.orders.notifier import Notifier
@@ -116,6 +117,7 @@ async def _on_startup(
     poller: Poller,
     outbox: Outbox,
     popular: Popularity,
+    housekeeping: Housekeeping,
     desk: WalletDesk,
     top_ups: TopUps,
     settings: Settings,
@@ -124,6 +126,7 @@ async def _on_startup(
     log.info("bot @%s (id %s) started", me.username, me.id)
     await set_commands(bot, i18n)
     popular.start()
+    housekeeping.start()
     outbox.start()
     await orders.resolve_interrupted()
     if settings.wallet:
@@ -133,11 +136,16 @@ async def _on_startup(
 
 
 async def _on_shutdown(
-    poller: Poller, in_flight: InFlight, outbox: Outbox, popular: Popularity
+    poller: Poller,
+    in_flight: InFlight,
+    outbox: Outbox,
+    popular: Popularity,
+    housekeeping: Housekeeping,
 ) -> None:
-    # Popularity needs nothing; taps under way finish first (they may still edit a message),
+    # The timers need nothing; taps under way finish first (they may still edit a message),
     # then the polls, then what they left to send.
     await popular.stop()
+    await housekeeping.stop()
     await in_flight.drain(DRAIN_TIMEOUT)
     await poller.stop()
     await outbox.stop()
@@ -235,6 +243,7 @@ class Application:
             orders=orders,
             purchases=purchases,
             popular=Popularity(db, clock),
+            housekeeping=Housekeeping(db, clock),
             top_ups=TopUps(db, settings, access, clock, bot),
             desk=WalletDesk(db, bot, clock),
             poller=poller,

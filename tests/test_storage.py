@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.ops.backup import backup
+from bot.ops.housekeeping import QUOTES_KEPT_FOR, Housekeeping
 from bot.orders.lifecycle import OrderStatus
 from bot.storage.database import Database
 from bot.storage.records import Quote
 from bot.storage.schema import MIGRATIONS
+from tests.conftest import FakeClock
 
 
 async def quote(db: Database, *, user_id: int, country_id: int, price: Decimal) -> Quote:
@@ -409,3 +411,35 @@ async def test_an_older_world_readable_database_is_made_private(tmp_path: Path) 
     db = await Database.open(path)
     await db.close()
     assert oct(stat.S_IMODE(path.stat().st_mode)) == "0o600"
+
+
+async def test_quotes_older_than_a_day_that_bought_nothing_are_pruned(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        await db.ensure_user(7, "en", now=0.0)
+        old = [await quote(db, user_id=7, country_id=5, price=Decimal("1")) for _ in range(5)]
+        bought, _created = await db.insert_order(old[0], chat_id=7, now=2.0)
+        clock = FakeClock(start=1.0 + QUOTES_KEPT_FOR)
+        fresh = await db.insert_quote(
+            user_id=7,
+            country_id=5,
+            country_title="USA",
+            country_iso="US",
+            application_id=3,
+            app_title="Telegram",
+            price=Decimal("1"),
+            currency="RUB",
+            now=clock() - 1,
+        )
+        # Batches of two: the last batch is a short one, and a full one is not the end.
+        assert await db.prune_quotes(clock() - QUOTES_KEPT_FOR + 0.5, batch=2) == 4
+        assert [q.id for q in old if await db.get_quote(q.id)] == [bought.quote_id]
+        assert await db.get_quote(fresh.id) == fresh
+        assert await Housekeeping(db, clock).sweep() == 0
+        clock.advance(QUOTES_KEPT_FOR)
+        assert await Housekeeping(db, clock).sweep() == 1
+        # A quote made now never takes a pruned one's id: its Buy button stays stale.
+        newest = await quote(db, user_id=7, country_id=5, price=Decimal("1"))
+        assert newest.id > fresh.id
+    finally:
+        await db.close()

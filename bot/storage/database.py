@@ -280,6 +280,23 @@ class Database(WalletQueries):
             now=now,
         )
 
+    async def prune_quotes(self, before: float, *, batch: int = 500) -> int:
+        """Delete the quotes made before `before` that no order was made from; returns how
+        many. In batches, so no other write waits long for its turn. A pruned quote's Buy
+        button finds nothing and says so, and no later quote takes its id (AUTOINCREMENT)."""
+        pruned = 0
+        while True:
+            changed, _row = await self._write(
+                "DELETE FROM quotes WHERE id IN (SELECT id FROM quotes WHERE created_at < ?"
+                " AND NOT EXISTS (SELECT 1 FROM orders WHERE orders.quote_id = quotes.id)"
+                " LIMIT ?)",
+                (before, batch),
+            )
+            pruned += changed
+            if changed < batch:
+                return pruned
+            await asyncio.sleep(0)
+
     async def get_quote(self, quote_id: int) -> Quote | None:
         row = await self._one("SELECT * FROM quotes WHERE id = ?", (quote_id,))
         return quote_from_row(row) if row else None
