@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from benchmarks import budget, delivery, menus, resume, throughput
+from benchmarks import budget, delivery, fairness, menus, resume, throughput
 from benchmarks.common import Result, progress
 
 Benchmark = Callable[[bool], Coroutine[Any, Any, list[Result]]]
@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "resume_and_memory": resume.run,
     "menu_latency": menus.run,
     "telegram_budget": budget.run,
+    "fairness": fairness.run,
 }
 
 

@@ -30,6 +30,25 @@ FIELDS: dict[str, dict[str, type]] = {
     "resume_and_memory": {"orders": int, "resume_s": float, "peak_rss_mb": float},
     "menu_latency": {"p50_ms": float, "p95_ms": float},
     "telegram_budget": {},
+    "fairness": {
+        "orders": int,
+        "sms": int,
+        "flooders": int,
+        "rounds": int,
+        "calm_p99_s": float,
+        "flood_p99_s": float,
+        "p99_ratio": float,
+        "calm_tap_p95_ms": float,
+        "flood_tap_p95_ms": float,
+        "retries_429": int,
+        "max_sends_per_s": int,
+        "max_provider_rps": int,
+        "provider_refused": int,
+        "calm_peak_rss_mb": float,
+        "flood_peak_rss_mb": float,
+        "file_growth_mb": float,
+        "flood_updates": int,
+    },
 }
 # Benchmarks printing one line per `case`, each case with fields of its own.
 CASES: dict[str, dict[str, dict[str, type]]] = {

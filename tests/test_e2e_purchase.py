@@ -12,6 +12,7 @@ import pytest
 from bot.factory import Application
 from bot.orders.lifecycle import OrderStatus
 from bot.storage.database import Database
+from bot.storage.records import Order
 from emulators.smsman import SmsManEmulator
 from emulators.telegram import TelegramEmulator
 from tests.conftest import ADMIN_ID, ALLOWED_ID, MODES, FakeClock, RunBot, make_settings
@@ -332,14 +333,11 @@ async def test_names_with_html_characters_are_escaped(
     assert "Other <any service>" in card.text
 
 
-async def test_interrupted_purchase_is_resolved_and_reported_at_start(
-    tmp_path: Path, telegram: TelegramEmulator, smsman: SmsManEmulator, run_bot: RunBot
-) -> None:
-    settings = make_settings(tmp_path, smsman, telegram)
-    db = await Database.open(settings.database_path)
-    await db.ensure_user(ALLOWED_ID, "en", now=1.0)
+async def written_order(db: Database, user_id: int) -> Order:
+    """An order for Telegram in the USA as a purchase writes it before asking SMS-man."""
+    await db.ensure_user(user_id, "en", now=1.0)
     quote = await db.insert_quote(
-        user_id=ALLOWED_ID,
+        user_id=user_id,
         country_id=USA,
         country_title="USA",
         country_iso="US",
@@ -349,7 +347,16 @@ async def test_interrupted_purchase_is_resolved_and_reported_at_start(
         currency="RUB",
         now=1.0,
     )
-    await db.insert_order(quote, chat_id=ALLOWED_ID, now=2.0)
+    order, _created = await db.insert_order(quote, chat_id=user_id, now=2.0)
+    return order
+
+
+async def test_interrupted_purchase_is_resolved_and_reported_at_start(
+    tmp_path: Path, telegram: TelegramEmulator, smsman: SmsManEmulator, run_bot: RunBot
+) -> None:
+    settings = make_settings(tmp_path, smsman, telegram)
+    db = await Database.open(settings.database_path)
+    await written_order(db, ALLOWED_ID)
     await db.close()
     user = telegram.user(ALLOWED_ID, language_code="en")
     async with run_bot(settings) as app:
@@ -412,19 +419,7 @@ async def test_a_request_id_another_order_holds_is_a_purchase_that_may_have_char
 ) -> None:
     settings = make_settings(tmp_path, smsman, telegram)
     db = await Database.open(settings.database_path)
-    await db.ensure_user(ADMIN_ID, "en", now=1.0)
-    quote = await db.insert_quote(
-        user_id=ADMIN_ID,
-        country_id=USA,
-        country_title="USA",
-        country_iso="US",
-        application_id=TELEGRAM,
-        app_title="Telegram",
-        price=Decimal("12.50"),
-        currency="RUB",
-        now=1.0,
-    )
-    earlier, _created = await db.insert_order(quote, chat_id=ADMIN_ID, now=2.0)
+    earlier = await written_order(db, ADMIN_ID)
     await db.update_order(
         earlier.id,
         expect=(OrderStatus.PURCHASING,),

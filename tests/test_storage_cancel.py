@@ -14,7 +14,7 @@ import pytest
 
 from bot.orders.lifecycle import OrderStatus
 from bot.storage.database import Database
-from bot.storage.records import LedgerKind
+from bot.storage.records import LedgerKind, Quote
 from bot.storage.wallets import Movement
 
 PERSON = 7
@@ -44,19 +44,22 @@ def connect(database: str, **kwargs: Any) -> CancellingConnection:
     return CancellingConnection(connection._connector, connection._iter_chunk_size)
 
 
-async def order_id(db: Database) -> int:
-    quote = await db.insert_quote(
+async def new_quote(db: Database, app: str = "Telegram") -> Quote:
+    return await db.insert_quote(
         user_id=PERSON,
         country_id=1,
         country_title="Russia",
         country_iso="RU",
         application_id=3,
-        app_title="Telegram",
-        price=Decimal("10"),
+        app_title=app,
+        price=Decimal("1"),
         currency="RUB",
         now=1.0,
     )
-    order, _created = await db.insert_order(quote, PERSON, 1.0)
+
+
+async def order_id(db: Database) -> int:
+    order, _created = await db.insert_order(await new_quote(db), PERSON, 1.0)
     return order.id
 
 
@@ -65,18 +68,7 @@ async def top_up(db: Database, key: str) -> None:
 
 
 async def buy(db: Database, key: str) -> None:
-    quote = await db.insert_quote(
-        user_id=PERSON,
-        country_id=2,
-        country_title="Kazakhstan",
-        country_iso="KZ",
-        application_id=3,
-        app_title=key,
-        price=Decimal("1"),
-        currency="RUB",
-        now=2.0,
-    )
-    await db.insert_order(quote, PERSON, 2.0, charge=Decimal("1"))
+    await db.insert_order(await new_quote(db, key), PERSON, 2.0, charge=Decimal("1"))
 
 
 async def code(db: Database, key: str) -> None:
