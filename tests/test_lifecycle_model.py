@@ -8,6 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from tests.model.driving import WorldModel
 from tests.model.machine import LifecycleModel
 from tests.model.wallet import WalletModel
 
@@ -27,7 +28,7 @@ def test_the_wallet_keeps_its_promises(locales: Path) -> None:
     search(WalletModel, locales, max(1, EXAMPLES // 3))
 
 
-def search(model: type[LifecycleModel], locales: Path, examples: int) -> None:
+def search(model: type[WorldModel], locales: Path, examples: int, *, steps: int = STEPS) -> None:
     model.locales = locales
     model.coverage.clear()
     try:
@@ -35,7 +36,7 @@ def search(model: type[LifecycleModel], locales: Path, examples: int) -> None:
             model,
             settings=settings(
                 max_examples=examples,
-                stateful_step_count=STEPS,
+                stateful_step_count=steps,
                 # The same search every run of `make test`; the soak explores from its seed.
                 derandomize=not SOAK,
                 deadline=None,

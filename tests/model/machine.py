@@ -3,48 +3,40 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
-import shutil
-import tempfile
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import invariant, precondition, rule
 
 from bot.orders.lifecycle import LIVE_STATUSES, OrderStatus
 from bot.orders.poller import MAX_BACKOFF
 from bot.storage.records import Order
 from emulators.smsman import RequestStatus
-from emulators.telegram import SimUser, Tap
+from emulators.telegram import Tap
 from keyboards.callbacks import BuyCb, OrderAction, OrderCb, PriceCb
 from tests.conftest import ADMIN_ID, ALLOWED_ID
 from tests.model.checks import (
     Checks,
-    Record,
     longest_chain,
     read_orders,
     stored_codes,
     undelivered_codes,
 )
-from tests.sim.world import EPOCH, World
+from tests.model.driving import WorldModel, guarded
+from tests.sim.world import EPOCH
 
 # Small numbers keep deadlines a few steps away; SMS-man's own lifetime stays far beyond them.
 TIMEOUT = 120.0
 INTERVAL = 3.0
-# How long a process takes to start (imports), in virtual seconds.
-START_SECONDS = 2.0
 RATE = 5.0
 READ_TIMEOUT = 15.0
 STRANGER = 3000
 # (country, app, price): the offers the person buys; prices only ever rise in the model, so
 # what the provider charges is always the quote (maxPrice makes a higher price "no numbers").
 OFFERS = [(5, 3, Decimal("12.50")), (1, 3, Decimal("9.90"))]
-ANSWER_WAIT = 200.0
 PROVIDER_FAULTS = [
     "http_500",
     "http_502",
@@ -71,62 +63,22 @@ CRASH_POINTS = {
 ATTEMPT = 3 * (READ_TIMEOUT + 1)
 
 
-def guarded(step: Callable[..., None]) -> Callable[..., None]:
-    """A failing step marks the example broken, so teardown does not pile checks on top."""
+class LifecycleModel(WorldModel):
+    """One person's purchases, codes and taps, SMS-man's faults, Telegram's refusals and
+    crashes, in any order, against every promise of the lifecycle."""
 
-    @functools.wraps(step)
-    def run(self: LifecycleModel, *args: Any, **kwargs: Any) -> None:
-        try:
-            step(self, *args, **kwargs)
-        except BaseException:
-            self.broken = True
-            raise
-
-    return run
-
-
-class ErrorLog(logging.Handler):
-    """ERROR records, except a crashed process's last words (its tasks failing with Crashed
-    as they are torn down) and what a clean stop's teardown says."""
-
-    def __init__(self, dead: Callable[[], bool]) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-        self.muted = False
-        self._dead = dead
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self.muted and not self._dead():
-            self.records.append(record)
-
-
-class LifecycleModel(RuleBasedStateMachine):
-    """Set `locales` before running; `coverage` counts the rules that ran, across examples."""
-
-    locales: ClassVar[Path]
     coverage: ClassVar[Counter[str]] = Counter()
-    # Settings a variant of the model runs the bot with (wallet mode, say).
-    settings_overrides: ClassVar[dict[str, Any]] = {}
 
     def __init__(self) -> None:
-        super().__init__()
-        self.directory = Path(tempfile.mkdtemp(prefix="lifecycle-model-"))
-        self.world = World(
-            self.directory,
-            self.locales,
+        super().__init__(
             order_timeout_seconds=TIMEOUT,
             poll_interval_seconds=INTERVAL,
             smsman_max_rps=RATE,
             max_active_orders=4,
             daily_spend_limit="",
-            **self.settings_overrides,
         )
         for country, app, price in OFFERS:
             self.world.smsman.set_stock(country, app, count=1000, cost=price)
-        self.errors = ErrorLog(lambda: self.world.effects.crashed)
-        logging.getLogger().addHandler(self.errors)
-        self.record = Record()
-        self.broken = False
         self._start()
         self.user = self.world.telegram.user(ALLOWED_ID)
         self.stranger = self.world.telegram.user(STRANGER)
@@ -139,69 +91,11 @@ class LifecycleModel(RuleBasedStateMachine):
 
     # -- driving the world ------------------------------------------------------------------
 
-    def _start(self) -> None:
-        if self.record.starts:
-            # A process takes seconds to start (aiogram's import alone): Telegram's limits
-            # have room again by then for what the process before it had sent.
-            self.world.advance(START_SECONDS)
-        while self.world.open() is None:
-            pass  # A crash armed before the start killed it: start again.
-        self.record.starts.append(self.world.loop.time())
-
-    def _run(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """Run one step of the model, then restart the bot if it crashed meanwhile."""
-        type(self).coverage["steps"] += 1
-        try:
-            self.world.run(coroutine)
-        finally:
-            self._restart_if_crashed()
-
-    def _restart_if_crashed(self) -> None:
-        if not self.world.effects.crashed:
-            return
-        self.errors.muted = True
-        try:
-            self.world.crash()
-        finally:
-            self.errors.muted = False
+    def _crashed(self) -> None:
         # Pushed, but the row saying so never committed: the restart pushes them again.
         self.record.may_repeat |= set(self.checks.pushed_codes()) & undelivered_codes(
             self.world.settings.database_path
         )
-        self._start()
-
-    async def _send(self, user: SimUser, text: str) -> None:
-        if not user.chat.blocked:
-            await user.send(text)
-            await self._settle([])
-
-    async def _taps(
-        self, user: SimUser, data: str, times: int, made: list[Tap] | None = None
-    ) -> None:
-        """`times` taps on one button at the same moment, then until they are answered; the
-        taps are added to `made`."""
-        # A person taps buttons, and only messages with buttons have them (a pushed code has
-        # none, so no tap can ever turn it into another screen).
-        message = next((m for m in reversed(user.bot_messages) if m.buttons), None)
-        if message is None or user.chat.blocked:
-            return
-        taps = [await user.tap_data(data, message=message) for _ in range(times)]
-        if made is not None:
-            made.extend(taps)
-        await self._settle(taps)
-
-    async def _settle(self, taps: Iterable[Tap]) -> None:
-        """Until the bot has taken the updates, answered the taps and finished handling them
-        (or crashed); a person waits that long before the next tap, at most ANSWER_WAIT."""
-        deadline = self.world.loop.time() + ANSWER_WAIT
-        pending = list(taps)
-        while self.world.loop.time() < deadline and not self.world.effects.crashed:
-            await asyncio.sleep(0.05)
-            pending = [t for t in pending if t.answer is None]
-            app = self.world.app
-            busy = app is not None and app.dp["in_flight"].running
-            if not pending and not busy and not self.world.telegram.pending_updates:
-                break
 
     def _orders(self, statuses: Iterable[OrderStatus] | None = None) -> list[int]:
         wanted = set(statuses) if statuses is not None else None
@@ -221,9 +115,6 @@ class LifecycleModel(RuleBasedStateMachine):
                     if data.startswith(prefix) and data not in seen:
                         seen.append(data)
         return seen
-
-    def _count(self, name: str) -> None:
-        type(self).coverage[name] += 1
 
     # -- the person --------------------------------------------------------------------------
 
@@ -522,14 +413,6 @@ class LifecycleModel(RuleBasedStateMachine):
 
     @invariant()
     @guarded
-    def nothing_unhandled(self) -> None:
-        records = [f"{r.name}: {r.getMessage()}" for r in self.errors.records]
-        assert not records, records
-        # Without the garbage collection loop_errors() does: that costs a tenth of a second.
-        assert not self.world.loop.exception_events, self.world.loop.exception_events
-
-    @invariant()
-    @guarded
     def one_purchase_per_intent(self) -> None:
         self.checks.one_purchase_per_intent()
 
@@ -553,22 +436,6 @@ class LifecycleModel(RuleBasedStateMachine):
     @guarded
     def money_told_as_it_is(self) -> None:
         self.checks.money_told_as_it_is()
-
-    @invariant()
-    @guarded
-    def within_telegrams_limits(self) -> None:
-        flood = self.world.telegram.flood
-        assert flood is not None
-        assert not flood.refusals, f"Telegram answered sends with 429 at {flood.refusals}"
-
-    def teardown(self) -> None:
-        try:
-            if not self.broken:
-                self._finish()
-        finally:
-            logging.getLogger().removeHandler(self.errors)
-            self.world.close()
-            shutil.rmtree(self.directory, ignore_errors=True)
 
     def _owner_sees_what_needs_a_look(self) -> None:
         """/orders lists the lost purchases and the orders whose code was not delivered (the

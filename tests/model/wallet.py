@@ -16,7 +16,8 @@ from bot.storage.wallets import Movement
 from bot.wallet.pricing import credit_for
 from tests.conftest import ALLOWED_ID
 from tests.model.checks import wallets_are_their_ledgers
-from tests.model.machine import LifecycleModel, guarded
+from tests.model.driving import guarded
+from tests.model.machine import LifecycleModel
 from tests.sim.effects import Crashed
 
 STAR_PRICE = Decimal("0.5")
