@@ -92,8 +92,6 @@ async def on_wallet(
             line += f" · <code>{html.quote(entry.key)}</code>"
         if entry.reason:
             line += f" · {html.quote(entry.reason)}"
-        if entry.pending:
-            line += " · " + _("pending")
         lines.append(line)
     await message.answer("\n".join(lines))
 

@@ -332,7 +332,38 @@ async def test_an_unanswered_stars_refund_is_asked_again_on_the_next_command(
     await admin.send(f"/refundstars {charge_id}")
     await admin.wait_for_text("did not answer")
     assert await wallet_app.db.balance(ALLOWED_ID) == 0, "the debit waits, pending"
+    await main_menu(user)
+    await (await user.tap("💳 Wallet")).answered()
+    shown = await user.wait_for_text("Your balance")
+    assert "⭐ Stars returned · −65.00 ₽ · pending" in shown.text
     await admin.send(f"/refundstars {charge_id}")
     await admin.wait_for_text("The Stars are returned")
     assert telegram.star_payments[charge_id].refunded_at is not None
     assert await wallet_app.db.pending(LedgerKind.STARS_REFUND) == []
+
+
+async def test_a_refused_stars_refund_is_given_back_by_an_entry_and_may_be_asked_again(
+    telegram: TelegramEmulator, wallet_app: Application
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    admin = telegram.user(ADMIN_ID, language_code="en")
+    await top_up(user, telegram)
+    (charge_id,) = telegram.star_payments
+    telegram.fail_next("refundStarPayment", 400, "Bad Request: BALANCE_TOO_LOW")
+    await admin.send(f"/refundstars {charge_id}")
+    await admin.wait_for_text("Telegram refused the refund")
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
+    await admin.send(f"/refundstars {charge_id}")
+    await admin.wait_for_text("The Stars are returned")
+    assert telegram.star_payments[charge_id].refunded_at is not None
+    assert await wallet_app.db.balance(ALLOWED_ID) == 0
+    moved = [(e.kind, e.key, e.amount) for e in await wallet_app.db.ledger(ALLOWED_ID, 10)]
+    assert moved == [
+        (LedgerKind.STARS_REFUND_DONE, f"{charge_id} 2", 0),
+        (LedgerKind.STARS_REFUND, f"{charge_id} 2", Decimal("-65.00")),
+        (LedgerKind.STARS_REFUND_UNDONE, charge_id, Decimal("65.00")),
+        (LedgerKind.STARS_REFUND, charge_id, Decimal("-65.00")),
+        (LedgerKind.TOPUP, charge_id, Decimal("65.00")),
+    ], "every step of it is an entry, none changed or removed"
+    await admin.send(f"/refundstars {charge_id}")
+    await admin.wait_for_text("returned already")
