@@ -92,7 +92,7 @@ async def test_a_pending_stars_refund_is_kept_or_given_back_by_entries_of_its_ow
         assert await db.settle_pending(LedgerKind.STARS_REFUND, "c1 2", 5.0, confirmed=True)
         assert await db.pending(LedgerKind.STARS_REFUND) == []
         assert await db.balance(1) == 0
-        assert [(e.kind, e.key, e.amount, e.pending) for e in await db.ledger(1, 10)] == [
+        assert [(e.kind, e.key, int(e.amount), e.pending) for e in await db.ledger(1, 10)] == [
             (LedgerKind.STARS_REFUND_DONE, "c1 2", 0, False),
             (LedgerKind.STARS_REFUND, "c1 2", -10, False),
             (LedgerKind.STARS_REFUND_UNDONE, "c1", 10, False),
