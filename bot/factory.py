@@ -52,6 +52,7 @@ from bot.telegram.response_types import KeepResponseTypes
 from bot.wallet.charges import price_to_person
 from bot.wallet.owner import WalletDesk
 from bot.wallet.topups import TopUps
+from bot.wallet.upkeep import StarsUpkeep
 from handlers import get_routers
 from keyboards.orders import card_keyboard
 
@@ -116,28 +117,31 @@ async def _on_startup(
     poller: Poller,
     outbox: Outbox,
     popular: Popularity,
-    desk: WalletDesk,
-    top_ups: TopUps,
-    settings: Settings,
+    stars_upkeep: StarsUpkeep,
 ) -> None:
     me = await bot.get_me()
     log.info("bot @%s (id %s) started", me.username, me.id)
     await set_commands(bot, i18n)
     popular.start()
     outbox.start()
+    # In the background: what Telegram's Stars record holds cannot keep the bot from starting.
+    stars_upkeep.start()
     await orders.resolve_interrupted()
-    if settings.wallet:
-        await desk.resume()
-        await top_ups.reconcile()
     await poller.start()
 
 
 async def _on_shutdown(
-    poller: Poller, in_flight: InFlight, outbox: Outbox, popular: Popularity
+    poller: Poller,
+    in_flight: InFlight,
+    outbox: Outbox,
+    popular: Popularity,
+    stars_upkeep: StarsUpkeep,
 ) -> None:
-    # Popularity needs nothing; taps under way finish first (they may still edit a message),
-    # then the polls, then what they left to send.
+    # Popularity and the Stars upkeep need nothing (a round cut short is done again); taps
+    # under way finish first (they may still edit a message), then the polls, then what they
+    # left to send.
     await popular.stop()
+    await stars_upkeep.stop()
     await in_flight.drain(DRAIN_TIMEOUT)
     await poller.stop()
     await outbox.stop()
@@ -224,6 +228,8 @@ class Application:
         poller = Poller(
             orders, interval=settings.poll_interval_seconds, rate=settings.smsman_max_rps, rng=rng
         )
+        top_ups = TopUps(db, settings, access, clock, bot)
+        desk = WalletDesk(db, bot, clock)
         dp = create_dispatcher(
             settings=settings,
             db=db,
@@ -235,8 +241,9 @@ class Application:
             orders=orders,
             purchases=purchases,
             popular=Popularity(db, clock),
-            top_ups=TopUps(db, settings, access, clock, bot),
-            desk=WalletDesk(db, bot, clock),
+            top_ups=top_ups,
+            desk=desk,
+            stars_upkeep=StarsUpkeep(desk, top_ups, wallet=settings.wallet),
             poller=poller,
             outbox=outbox,
             access=access,

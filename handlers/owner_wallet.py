@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import suppress
 from decimal import Decimal, InvalidOperation
 
@@ -9,7 +10,7 @@ from aiogram import Router, html
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
@@ -20,6 +21,7 @@ from bot.storage.records import LedgerKind
 from bot.storage.wallets import InsufficientFunds
 from bot.telegram.callback_answer import Answer
 from bot.wallet.owner import StarsRefund, WalletDesk
+from bot.wallet.upkeep import PERIOD_SECONDS
 from handlers.admin import admins_only
 from handlers.wallet import in_wallet_mode, movement_line
 from keyboards.callbacks import AdminHoldCb, HoldAction
@@ -104,16 +106,20 @@ async def on_refund_stars(message: Message, command: CommandObject, desk: Wallet
         )
         return
     outcome = await desk.refund_stars(charge_id)
+    minutes = math.ceil(PERIOD_SECONDS / 60)
     texts = {
         StarsRefund.DONE: _("✅ The Stars are returned; the wallet was debited."),
         StarsRefund.NO_SUCH_TOP_UP: _("No top-up has this charge id (see /wallet ID)."),
         StarsRefund.ALREADY: _("These Stars were returned already."),
         StarsRefund.SPENT: _("⛔ Not done: the wallet holds less than this top-up added."),
         StarsRefund.REFUSED: _("⛔ Telegram refused the refund; the wallet is as it was."),
-        StarsRefund.UNANSWERED: _(
-            "⏳ Telegram did not answer; the debit stays pending and is asked about again at "
-            "the next start."
-        ),
+        StarsRefund.UNANSWERED: ngettext(
+            "⏳ Telegram did not answer; the debit stays pending and Telegram is asked again "
+            "within {minutes} minute (or send the command again).",
+            "⏳ Telegram did not answer; the debit stays pending and Telegram is asked again "
+            "within {minutes} minutes (or send the command again).",
+            minutes,
+        ).format(minutes=minutes),
     }
     await message.answer(texts[outcome])
 
