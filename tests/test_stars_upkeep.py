@@ -7,6 +7,7 @@ import asyncio
 import logging
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from tests.conftest import ALLOWED_ID, RunBot, make_settings
 from tests.flows import main_menu
 from tests.sim.world import EPOCH, World
 
-WALLET = {"sales_mode": "wallet", "star_price": "1.30", "topup_stars": "50,100"}
+WALLET: dict[str, Any] = {"sales_mode": "wallet", "star_price": "1.30", "topup_stars": "50,100"}
 PAID_AT = 1_700_000_000
 
 
