@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.money import format_money
 from bot.orders.cards import place, status_name
 from bot.orders.lifecycle import OrderStatus
+from bot.orders.outbox import Outbox
 from bot.orders.service import OrderService
 from bot.owner.provider_float import ProviderFloat
 from bot.owner.stats import Figures, collect, troubled
@@ -150,9 +151,11 @@ async def on_hold(
     db: Database,
     settings: Settings,
     i18n: I18n,
+    outbox: Outbox,
     answer: Answer,
 ) -> None:
-    """The owner's decision on a charge SMS-man left unknown: back to the wallet, or kept."""
+    """The owner's decision on a charge SMS-man left unknown: back to the wallet, or kept; the
+    person's card then says which, and so does a message to them."""
     order = await orders.peek(callback_data.order)
     refund = callback_data.action is HoldAction.REFUND
     if order is None or not await desk.resolve_hold(query.from_user.id, order, refund=refund):
@@ -164,6 +167,7 @@ async def on_hold(
         if refund
         else _("✔️ {paid} kept.").format(paid=paid)
     )
+    outbox.card(order)
     # The person learns the outcome in their own language, not the owner's.
     person = await db.get_user(order.user_id)
     with i18n.use_locale((person.language if person else None) or i18n.default_locale):

@@ -270,6 +270,11 @@ async def test_a_charge_smsman_left_unknown_waits_for_the_owner(
     assert "wallet charge 17.50 ₽" in listing.text
     await (await admin.tap("Give order #1's charge back", message=listing)).answered()
     await user.wait_for_text("17.50 ₽ for order #1 is back in your wallet")
+    card = await user.wait_for_message(
+        lambda m: m.message_id == lost.message_id and "owner checked it" in m.text
+    )
+    assert "your 17.50 ₽ is back in your wallet" in card.text, "the card says what was decided"
+    assert "on hold" not in card.text
     assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
     again = await (await admin.tap("Keep order #1's charge", message=listing)).answered()
     assert again.show_alert, "decided once"
@@ -297,6 +302,33 @@ async def test_a_payment_the_bot_never_heard_of_is_credited_from_telegrams_recor
     async with run_bot(wallet_settings) as app:
         await asyncio.sleep(0.3)
         assert await app.db.balance(ALLOWED_ID) == Decimal("130.00"), "once"
+
+
+async def test_a_charge_held_before_a_switch_back_to_owner_mode_is_decided_after_it(
+    telegram: TelegramEmulator,
+    smsman: SmsManEmulator,
+    run_bot: RunBot,
+    wallet_settings: Settings,
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    admin = telegram.user(ADMIN_ID, language_code="en")
+    async with run_bot(wallet_settings):
+        lost, _listing = await held_purchase(user, admin, telegram, smsman)
+    owner_mode = wallet_settings.model_copy(update={"sales_mode": "owner"})
+    async with run_bot(owner_mode) as app:
+        assert not app.settings.wallet
+        await admin.send("/orders")
+        listing = await admin.wait_for_text("need a look")
+        assert "wallet charge 17.50 ₽" in listing.text
+        kept = await (await admin.tap("Keep order #1's charge", message=listing)).answered()
+        assert not kept.show_alert, kept.text
+        assert kept.text == "✔️ 17.50 ₽ kept."
+        card = await user.wait_for_message(
+            lambda m: m.message_id == lost.message_id and "owner checked it" in m.text
+        )
+        assert "SMS-man sold the number, so your 17.50 ₽ stays charged" in card.text
+        assert await app.db.balance(ALLOWED_ID) == Decimal("47.50")
+        assert await app.db.hold_decision(1) is LedgerKind.HOLD_KEPT
 
 
 async def test_two_decisions_on_one_held_charge_keep_only_the_first(

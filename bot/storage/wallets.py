@@ -141,6 +141,15 @@ class WalletQueries:
                     return False
             return await self._post(movement, now)
 
+    async def hold_decision(self, order_id: int) -> LedgerKind | None:
+        """What the owner decided of an order's held charge: REFUND (given back), HOLD_KEPT,
+        or None while nobody has."""
+        kinds = (LedgerKind.REFUND.value, LedgerKind.HOLD_KEPT.value)
+        rows = await self._all(
+            "SELECT kind FROM ledger WHERE kind IN (?, ?) AND key = ?", (*kinds, str(order_id))
+        )
+        return LedgerKind(rows[0]["kind"]) if rows else None
+
     async def keys(self, kind: LedgerKind) -> set[str]:
         rows = await self._all("SELECT key FROM ledger WHERE kind = ?", (kind.value,))
         return {row["key"] for row in rows}

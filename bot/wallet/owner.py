@@ -64,10 +64,7 @@ class WalletDesk:
         """A charge SMS-man left unknown (a LOST purchase) that the owner has not decided on."""
         if order.status is not OrderStatus.LOST or order.paid is None:
             return False
-        key = str(order.id)
-        kinds = (LedgerKind.REFUND, LedgerKind.HOLD_KEPT)
-        decided = [await self._db.entry(kind, key) for kind in kinds]
-        return not any(decided)
+        return await self._db.hold_decision(order.id) is None
 
     async def resolve_hold(self, admin_id: int, order: Order, *, refund: bool) -> bool:
         """Give a held charge back to the wallet, or keep it; false when already decided."""
