@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import suppress
 from decimal import Decimal
 
 from aiogram import Router, html
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
@@ -24,12 +26,20 @@ from bot.owner.stats import Figures, collect, troubled
 from bot.storage.database import Database
 from bot.storage.records import Order
 from bot.telegram.callback_answer import Answer
+from bot.telegram.message_limits import clip, cut_pages
 from bot.wallet.owner import WalletDesk
 from handlers.admin import admins_only
-from keyboards.callbacks import AdminHoldCb, AdminOrderCb, HoldAction
-from keyboards.pickers import Item, buttons
+from handlers.render import show
+from keyboards.callbacks import AdminHoldCb, AdminOrderCb, HoldAction, StatsPageCb, TroubledPageCb
+from keyboards.pickers import Item, Page, paged
 
-TOP_USERS = 30
+# SMS-man's titles and the reasons SMS-man and Telegram give have no bound: a line of /orders
+# shows this much of each, so that every line fits a page.
+TITLE_SHOWN = 40
+REASON_SHOWN = 100
+
+# A page's text and its buttons.
+Screen = tuple[str, InlineKeyboardMarkup | None]
 
 
 def figures_line(figures: Figures, currency: str, *, wallet: bool = False) -> str:
@@ -55,79 +65,145 @@ def figures_line(figures: Figures, currency: str, *, wallet: bool = False) -> st
     return line
 
 
-async def on_stats(
-    message: Message, db: Database, provider_float: ProviderFloat, settings: Settings
-) -> None:
+async def stats_page(
+    db: Database, provider_float: ProviderFloat, settings: Settings, page: int
+) -> Screen | None:
+    """Page `page` of /stats (the figures in total, then the people, most spent first), or
+    None past the last page."""
     stats = await collect(db)
     currency = settings.currency
     balance = await provider_float.balance()
-    lines = [
-        _("📊 <b>Statistics</b>"),
-        _("SMS-man balance: {balance}").format(
-            balance=format_money(balance, currency) if balance is not None else "—"
-        ),
-        _("Total: {figures}").format(
-            figures=figures_line(stats.total, currency, wallet=settings.wallet)
-        ),
-    ]
+    header = "\n".join(
+        [
+            _("📊 <b>Statistics</b>"),
+            _("SMS-man balance: {balance}").format(
+                balance=format_money(balance, currency) if balance is not None else "—"
+            ),
+            _("Total: {figures}").format(
+                figures=figures_line(stats.total, currency, wallet=settings.wallet)
+            ),
+        ]
+    )
     ranked = sorted(stats.users.items(), key=lambda item: item[1].spend, reverse=True)
-    for user_id, figures in ranked[:TOP_USERS]:
-        line = figures_line(figures, currency, wallet=settings.wallet)
-        lines.append(f"👤 <code>{user_id}</code>: {line}")
-    if len(ranked) > TOP_USERS:
-        lines.append(_("…and {count} more people.").format(count=len(ranked) - TOP_USERS))
-    await message.answer("\n".join(lines))
+    lines = [
+        f"👤 <code>{user_id}</code>: {figures_line(figures, currency, wallet=settings.wallet)}"
+        for user_id, figures in ranked
+    ]
+    pages = cut_pages(header, lines)
+    if page >= len(pages):
+        return None
+    markup = paged(Page((), page, len(pages)), to_page=lambda number: StatsPageCb(page=number))
+    return _page_text(header, lines, pages[page]), markup
+
+
+async def on_stats(
+    message: Message, db: Database, provider_float: ProviderFloat, settings: Settings
+) -> None:
+    shown = await stats_page(db, provider_float, settings, 0)
+    assert shown is not None, "there is always a first page"
+    text, markup = shown
+    await message.answer(text, reply_markup=markup)
+
+
+async def on_stats_page(
+    query: CallbackQuery,
+    callback_data: StatsPageCb,
+    db: Database,
+    provider_float: ProviderFloat,
+    settings: Settings,
+) -> None:
+    shown = await stats_page(db, provider_float, settings, callback_data.page)
+    if shown is None:
+        # Past the last page: forged, or the list shrank since. Answered as a stale button.
+        raise SkipHandler
+    await show(query, *shown)
 
 
 def troubled_line(order: Order, locale: str) -> str:
+    # Reasons come from SMS-man and Telegram: unbounded text, not markup.
+    failure = clip(order.failure or "?", REASON_SHOWN)
     if order.is_open:
         why = _("stuck since its deadline")
     elif order.status is OrderStatus.LOST:
-        why = _("not confirmed by SMS-man: {reason}").format(reason=order.failure or "?")
+        why = _("not confirmed by SMS-man: {reason}").format(reason=failure)
     elif order.status is OrderStatus.FAILED:
-        why = _("failed: {reason}").format(reason=order.failure or "?")
+        why = _("failed: {reason}").format(reason=failure)
     else:
         why = status_name(order.status)
     if order.delivery_note is not None:
-        why += " · " + _("code not delivered: {reason}").format(reason=order.delivery_note)
+        note = clip(order.delivery_note, REASON_SHOWN)
+        why += " · " + _("code not delivered: {reason}").format(reason=note)
     if order.status is OrderStatus.LOST and order.paid is not None:
         why += " · " + _("wallet charge {paid}").format(
             paid=format_money(order.paid, order.currency)
         )
-    # Reasons come from SMS-man and Telegram: text, not markup.
-    return (
-        f"#{order.id} · <code>{order.user_id}</code> · {place(order, locale)} · {html.quote(why)}"
-    )
+    where = place(order, locale, longest=TITLE_SHOWN)
+    return f"#{order.id} · <code>{order.user_id}</code> · {where} · {html.quote(why)}"
 
 
-async def on_orders(
-    message: Message, db: Database, desk: WalletDesk, clock: Clock, i18n: I18n
-) -> None:
-    now = clock()
-    found = await troubled(db, now, desk.held)
-    if not found:
-        await message.answer(_("✅ No stuck or failed orders."))
-        return
-    lines = [_("🧯 Orders that need a look:")]
-    lines += [troubled_line(order, i18n.current_locale) for order in found[-20:]]
-    retry = [
-        Item(_("🔄 Retry order #{id}").format(id=order.id), AdminOrderCb(order=order.id))
-        for order in found[-20:]
-        if order.is_open
+def troubled_actions(order: Order, *, held: bool) -> list[Item]:
+    """An open order's retry; a held charge's two decisions."""
+    if order.is_open:
+        return [Item(_("🔄 Retry order #{id}").format(id=order.id), AdminOrderCb(order=order.id))]
+    if not held:
+        return []
+    return [
+        Item(
+            _("↩️ Give order #{id}'s charge back").format(id=order.id),
+            AdminHoldCb(order=order.id, action=HoldAction.REFUND),
+        ),
+        Item(
+            _("✔️ Keep order #{id}'s charge").format(id=order.id),
+            AdminHoldCb(order=order.id, action=HoldAction.KEEP),
+        ),
     ]
-    for order in found[-20:]:
-        if await desk.held(order):
-            retry += [
-                Item(
-                    _("↩️ Give order #{id}'s charge back").format(id=order.id),
-                    AdminHoldCb(order=order.id, action=HoldAction.REFUND),
-                ),
-                Item(
-                    _("✔️ Keep order #{id}'s charge").format(id=order.id),
-                    AdminHoldCb(order=order.id, action=HoldAction.KEEP),
-                ),
-            ]
-    await message.answer("\n".join(lines), reply_markup=buttons(retry) if retry else None)
+
+
+async def orders_page(db: Database, now: float, locale: str, page: int) -> Screen | None:
+    """Page `page` of /orders (every order that needs a look, newest first, with its
+    buttons), or None past the last page."""
+    listed = await troubled(db, now)
+    found, held = listed.orders[::-1], listed.held
+    if not found:
+        return (_("✅ No stuck or failed orders."), None) if page == 0 else None
+    header = _("🧯 Orders that need a look:")
+    lines = [troubled_line(order, locale) for order in found]
+    # A retry for an open order, two decisions for a held charge (see troubled_actions).
+    counts = [1 if order.is_open else 2 if order.id in held else 0 for order in found]
+    pages = cut_pages(header, lines, counts)
+    if page >= len(pages):
+        return None
+    items = [
+        item
+        for index in pages[page]
+        for item in troubled_actions(found[index], held=found[index].id in held)
+    ]
+    markup = paged(Page(items, page, len(pages)), to_page=lambda n: TroubledPageCb(page=n))
+    return _page_text(header, lines, pages[page]), markup
+
+
+async def on_orders(message: Message, db: Database, clock: Clock, i18n: I18n) -> None:
+    shown = await orders_page(db, clock(), i18n.current_locale, 0)
+    assert shown is not None, "there is always a first page"
+    text, markup = shown
+    await message.answer(text, reply_markup=markup)
+
+
+async def on_orders_page(
+    query: CallbackQuery,
+    callback_data: TroubledPageCb,
+    db: Database,
+    clock: Clock,
+    i18n: I18n,
+) -> None:
+    shown = await orders_page(db, clock(), i18n.current_locale, callback_data.page)
+    if shown is None:
+        raise SkipHandler
+    await show(query, *shown)
+
+
+def _page_text(header: str, lines: Sequence[str], shown: range) -> str:
+    return "\n".join([header, *(lines[index] for index in shown)])
 
 
 async def on_retry_order(
@@ -186,6 +262,8 @@ def build_router() -> Router:
     router.callback_query.filter(admins_only)
     router.message.register(on_stats, Command("stats"))
     router.message.register(on_orders, Command("orders"))
+    router.callback_query.register(on_stats_page, StatsPageCb.filter())
+    router.callback_query.register(on_orders_page, TroubledPageCb.filter())
     router.callback_query.register(on_retry_order, AdminOrderCb.filter())
     # Not only in wallet mode: a charge held before a switch back to owner mode is decided too.
     router.callback_query.register(on_hold, AdminHoldCb.filter())

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keyboards.callbacks import (
+    AdminHoldCb,
     AdminOrderCb,
     AllAppsCb,
     AppsCb,
@@ -14,6 +15,7 @@ from keyboards.callbacks import (
     CheapestCb,
     CountriesCb,
     HistoryCb,
+    HoldAction,
     Language,
     LanguageCb,
     MenuAction,
@@ -22,6 +24,8 @@ from keyboards.callbacks import (
     OrderAction,
     OrderCb,
     PriceCb,
+    StatsPageCb,
+    TroubledPageCb,
 )
 
 BIG = 2**63 - 1
@@ -38,6 +42,9 @@ def test_largest_values_fit_in_64_bytes() -> None:
         PriceCb(country=BIG, app=BIG),
         BuyCb(quote=BIG),
         OrderCb(order=BIG, action=max(OrderAction)),
+        StatsPageCb(page=BIG),
+        TroubledPageCb(page=BIG),
+        AdminHoldCb(order=BIG, action=max(HoldAction)),
         NoopCb(),
     ]
     for sample in samples:
@@ -57,6 +64,11 @@ def test_prefixes_are_distinct() -> None:
         PriceCb(country=1, app=1),
         BuyCb(quote=1),
         OrderCb(order=1, action=OrderAction.SHOW),
+        HistoryCb(page=0),
+        AdminOrderCb(order=1),
+        StatsPageCb(page=0),
+        TroubledPageCb(page=0),
+        AdminHoldCb(order=1, action=HoldAction.KEEP),
         NoopCb(),
     ]
     prefixes = [sample.pack().split(":")[0] for sample in samples]
@@ -76,6 +88,9 @@ FACTORIES: list[type[CallbackData]] = [
     OrderCb,
     HistoryCb,
     AdminOrderCb,
+    StatsPageCb,
+    TroubledPageCb,
+    AdminHoldCb,
     NoopCb,
 ]
 SQLITE_MAX = 2**63 - 1

@@ -14,6 +14,7 @@ from bot.money import format_money
 from bot.orders.lifecycle import LIVE_STATUSES, OrderStatus
 from bot.storage.database import Database
 from bot.storage.records import Code, LedgerKind, Order
+from bot.telegram.message_limits import clip
 
 
 def countdown_hours(seconds: float) -> str:
@@ -58,10 +59,14 @@ def status_name(status: OrderStatus) -> str:
     return names[status]
 
 
-def place(order: Order, locale: str) -> str:
-    """'📱 Telegram · 🇺🇸 United States', escaped for HTML."""
+def place(order: Order, locale: str, *, longest: int | None = None) -> str:
+    """'📱 Telegram · 🇺🇸 United States', escaped for HTML; with `longest`, each name cut to
+    that many characters (SMS-man's titles have no bound)."""
     country = country_name(order.country_iso, order.country_title, locale)
-    return f"<b>{html.quote(order.app_title)}</b> · {flag(order.country_iso)} {html.quote(country)}"
+    app = order.app_title
+    if longest is not None:
+        app, country = clip(app, longest), clip(country, longest)
+    return f"<b>{html.quote(app)}</b> · {flag(order.country_iso)} {html.quote(country)}"
 
 
 def _status(order: Order, now: float, decided: LedgerKind | None) -> str:
