@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.background import Every
 from bot.catalog.search import normalize
 from bot.clock import Clock
 from bot.smsman.models import Application
 from bot.storage.database import Database
-
-log = logging.getLogger(__name__)
 
 CURATED_FILE = Path(__file__).with_name("popular.toml")
 # Sales older than this no longer count.
@@ -79,10 +75,13 @@ class Popularity:
         self.curated = load_curated() if curated is None else curated
         self._db = db
         self._clock = clock
-        self._every = every
         self.apps: tuple[int, ...] = ()
         self.countries: tuple[int, ...] = ()
-        self._task: asyncio.Task[None] | None = None
+        # The last figures stay when a read fails: a stale order of buttons beats none, and
+        # beats no bot.
+        self._rounds = Every(
+            every, self.refresh, name="popularity", failed="popularity not refreshed"
+        )
 
     async def refresh(self) -> None:
         since = self._clock() - WINDOW_SECONDS
@@ -93,23 +92,7 @@ class Popularity:
         """Read the figures in the background, at once and then every few minutes: a start does
         not wait for them (until they come, the first pages are a person's recent and A–Z), and
         a failed read leaves the last figures and is tried again."""
-        self._task = asyncio.create_task(self._keep_fresh(), name="popularity")
+        self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _keep_fresh(self) -> None:
-        while True:
-            await self._refresh_or_keep()
-            await asyncio.sleep(self._every)
-
-    async def _refresh_or_keep(self) -> None:
-        try:
-            await self.refresh()
-        except Exception:
-            # The last figures stay: a stale order of buttons beats none, and beats no bot.
-            log.exception("popularity not refreshed")
+        await self._rounds.stop()

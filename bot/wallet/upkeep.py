@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-
+from bot.background import Every
 from bot.wallet.owner import WalletDesk
 from bot.wallet.topups import TopUps
-
-log = logging.getLogger(__name__)
 
 # A top-up missed by a crash waits at most this long for its credit, a refund Telegram did not
 # answer as long for its verdict: a person who paid is not kept waiting long, and a round
@@ -37,8 +32,8 @@ class StarsUpkeep:
         self._desk = desk
         self._top_ups = top_ups
         self._wallet = wallet
-        self._period = period
-        self._task: asyncio.Task[None] | None = None
+        failed = f"Stars upkeep failed; next round in {period:.0f} s"
+        self._rounds = Every(period, self.round, name="stars upkeep", failed=failed)
 
     async def round(self) -> None:
         await self._desk.resume()
@@ -46,21 +41,9 @@ class StarsUpkeep:
             await self._top_ups.reconcile()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._rounds(), name="stars upkeep")
+        self._rounds.start()
 
     async def stop(self) -> None:
         # Cancelled mid-round is as safe as a crash: a refund asked is still pending, a
         # credit is keyed once, and the bookmark moves only after the credits it covers.
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _rounds(self) -> None:
-        while True:
-            try:
-                await self.round()
-            except Exception:
-                log.exception("Stars upkeep failed; next round in %.0f s", self._period)
-            await asyncio.sleep(self._period)
+        await self._rounds.stop()
