@@ -99,10 +99,7 @@ async def stats_page(
 async def on_stats(
     message: Message, db: Database, provider_float: ProviderFloat, settings: Settings
 ) -> None:
-    shown = await stats_page(db, provider_float, settings, 0)
-    assert shown is not None, "there is always a first page"
-    text, markup = shown
-    await message.answer(text, reply_markup=markup)
+    await _first_page(message, await stats_page(db, provider_float, settings, 0))
 
 
 async def on_stats_page(
@@ -112,11 +109,7 @@ async def on_stats_page(
     provider_float: ProviderFloat,
     settings: Settings,
 ) -> None:
-    shown = await stats_page(db, provider_float, settings, callback_data.page)
-    if shown is None:
-        # Past the last page: forged, or the list shrank since. Answered as a stale button.
-        raise SkipHandler
-    await show(query, *shown)
+    await _flip(query, await stats_page(db, provider_float, settings, callback_data.page))
 
 
 def troubled_line(order: Order, locale: str) -> str:
@@ -183,10 +176,7 @@ async def orders_page(db: Database, now: float, locale: str, page: int) -> Scree
 
 
 async def on_orders(message: Message, db: Database, clock: Clock, i18n: I18n) -> None:
-    shown = await orders_page(db, clock(), i18n.current_locale, 0)
-    assert shown is not None, "there is always a first page"
-    text, markup = shown
-    await message.answer(text, reply_markup=markup)
+    await _first_page(message, await orders_page(db, clock(), i18n.current_locale, 0))
 
 
 async def on_orders_page(
@@ -196,14 +186,26 @@ async def on_orders_page(
     clock: Clock,
     i18n: I18n,
 ) -> None:
-    shown = await orders_page(db, clock(), i18n.current_locale, callback_data.page)
-    if shown is None:
-        raise SkipHandler
-    await show(query, *shown)
+    page = callback_data.page
+    await _flip(query, await orders_page(db, clock(), i18n.current_locale, page))
 
 
 def _page_text(header: str, lines: Sequence[str], shown: range) -> str:
     return "\n".join([header, *(lines[index] for index in shown)])
+
+
+async def _first_page(message: Message, shown: Screen | None) -> None:
+    assert shown is not None, "a list always has a first page"
+    text, markup = shown
+    await message.answer(text, reply_markup=markup)
+
+
+async def _flip(query: CallbackQuery, shown: Screen | None) -> None:
+    """The page in place of the one tapped on."""
+    if shown is None:
+        # Past the last page: forged, or the list shrank since. Answered as a stale button.
+        raise SkipHandler
+    await show(query, *shown)
 
 
 async def on_retry_order(

@@ -353,16 +353,27 @@ async def test_two_decisions_on_one_held_charge_keep_only_the_first(
     await user.wait_for_text("Latest movements")
 
 
-async def test_an_unanswered_stars_refund_is_asked_again_on_the_next_command(
-    telegram: TelegramEmulator, wallet_app: Application
-) -> None:
+async def refund_telegram_fails(
+    telegram: TelegramEmulator, error_code: int, description: str, told: str
+) -> tuple[SimUser, SimUser, str]:
+    """A top-up, then /refundstars for it, failing at Telegram as said: the person, the
+    admin and the charge id."""
     user = telegram.user(ALLOWED_ID, language_code="en")
     admin = telegram.user(ADMIN_ID, language_code="en")
     await top_up(user, telegram)
     (charge_id,) = telegram.star_payments
-    telegram.fail_next("refundStarPayment", 500, "Internal Server Error")
+    telegram.fail_next("refundStarPayment", error_code, description)
     await admin.send(f"/refundstars {charge_id}")
-    await admin.wait_for_text("did not answer")
+    await admin.wait_for_text(told)
+    return user, admin, charge_id
+
+
+async def test_an_unanswered_stars_refund_is_asked_again_on_the_next_command(
+    telegram: TelegramEmulator, wallet_app: Application
+) -> None:
+    user, admin, charge_id = await refund_telegram_fails(
+        telegram, 500, "Internal Server Error", "did not answer"
+    )
     assert await wallet_app.db.balance(ALLOWED_ID) == 0, "the debit waits, pending"
     await main_menu(user)
     await (await user.tap("💳 Wallet")).answered()
@@ -377,13 +388,9 @@ async def test_an_unanswered_stars_refund_is_asked_again_on_the_next_command(
 async def test_a_refused_stars_refund_is_given_back_by_an_entry_and_may_be_asked_again(
     telegram: TelegramEmulator, wallet_app: Application
 ) -> None:
-    user = telegram.user(ALLOWED_ID, language_code="en")
-    admin = telegram.user(ADMIN_ID, language_code="en")
-    await top_up(user, telegram)
-    (charge_id,) = telegram.star_payments
-    telegram.fail_next("refundStarPayment", 400, "Bad Request: BALANCE_TOO_LOW")
-    await admin.send(f"/refundstars {charge_id}")
-    await admin.wait_for_text("Telegram refused the refund")
+    _user, admin, charge_id = await refund_telegram_fails(
+        telegram, 400, "Bad Request: BALANCE_TOO_LOW", "Telegram refused the refund"
+    )
     assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
     await admin.send(f"/refundstars {charge_id}")
     await admin.wait_for_text("The Stars are returned")
