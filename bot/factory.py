@@ -53,6 +53,7 @@ from bot.telegram.response_types import KeepResponseTypes
 from bot.wallet.charges import price_to_person
 from bot.wallet.owner import WalletDesk
 from bot.wallet.topups import TopUps
+from bot.wallet.upkeep import StarsUpkeep
 from handlers import get_routers
 from keyboards.orders import card_keyboard
 
@@ -118,9 +119,7 @@ async def _on_startup(
     outbox: Outbox,
     popular: Popularity,
     housekeeping: Housekeeping,
-    desk: WalletDesk,
-    top_ups: TopUps,
-    settings: Settings,
+    stars_upkeep: StarsUpkeep,
 ) -> None:
     me = await bot.get_me()
     log.info("bot @%s (id %s) started", me.username, me.id)
@@ -128,10 +127,9 @@ async def _on_startup(
     popular.start()
     housekeeping.start()
     outbox.start()
+    # In the background: what Telegram's Stars record holds cannot keep the bot from starting.
+    stars_upkeep.start()
     await orders.resolve_interrupted()
-    if settings.wallet:
-        await desk.resume()
-        await top_ups.reconcile()
     await poller.start()
 
 
@@ -141,11 +139,13 @@ async def _on_shutdown(
     outbox: Outbox,
     popular: Popularity,
     housekeeping: Housekeeping,
+    stars_upkeep: StarsUpkeep,
 ) -> None:
-    # The timers need nothing; taps under way finish first (they may still edit a message),
-    # then the polls, then what they left to send.
+    # The timers need nothing (a round cut short is done again); taps under way finish first
+    # (they may still edit a message), then the polls, then what they left to send.
     await popular.stop()
     await housekeeping.stop()
+    await stars_upkeep.stop()
     await in_flight.drain(DRAIN_TIMEOUT)
     await poller.stop()
     await outbox.stop()
@@ -232,6 +232,8 @@ class Application:
         poller = Poller(
             orders, interval=settings.poll_interval_seconds, rate=settings.smsman_max_rps, rng=rng
         )
+        top_ups = TopUps(db, settings, access, clock, bot)
+        desk = WalletDesk(db, bot, clock)
         dp = create_dispatcher(
             settings=settings,
             db=db,
@@ -244,8 +246,9 @@ class Application:
             purchases=purchases,
             popular=Popularity(db, clock),
             housekeeping=Housekeeping(db, clock),
-            top_ups=TopUps(db, settings, access, clock, bot),
-            desk=WalletDesk(db, bot, clock),
+            top_ups=top_ups,
+            desk=desk,
+            stars_upkeep=StarsUpkeep(desk, top_ups, wallet=settings.wallet),
             poller=poller,
             outbox=outbox,
             access=access,

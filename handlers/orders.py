@@ -13,7 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.clock import Clock
 from bot.config import Settings
 from bot.money import format_money
-from bot.orders.cards import card_text, place
+from bot.orders.cards import card_of, place
 from bot.orders.lifecycle import OrderStatus, Tell
 from bot.orders.service import OrderService, Result
 from bot.storage.database import Database
@@ -44,8 +44,7 @@ async def show_card(
     note: str | None = None,
 ) -> None:
     """The order's card; a `note` (why the tap did not go through) is shown above it."""
-    codes = await db.order_codes(order.id)
-    text = card_text(order, codes, clock(), locale)
+    text = await card_of(db, order, clock(), locale)
     await show(query, f"{note}\n\n{text}" if note else text, card_keyboard(order))
 
 

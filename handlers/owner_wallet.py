@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
+import math
 from decimal import Decimal, InvalidOperation
 
 from aiogram import Router, html
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
+from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.config import Settings
 from bot.money import format_money
-from bot.orders.service import OrderService
 from bot.storage.database import Database
 from bot.storage.records import LedgerKind
 from bot.storage.wallets import InsufficientFunds
-from bot.telegram.callback_answer import Answer
 from bot.wallet.owner import StarsRefund, WalletDesk
+from bot.wallet.upkeep import PERIOD_SECONDS
 from handlers.admin import admins_only
 from handlers.wallet import in_wallet_mode, movement_line
-from keyboards.callbacks import AdminHoldCb, HoldAction
 
 MOVEMENTS_SHOWN = 15
 LARGEST_CREDIT = Decimal("1000000")
@@ -92,8 +89,6 @@ async def on_wallet(
             line += f" · <code>{html.quote(entry.key)}</code>"
         if entry.reason:
             line += f" · {html.quote(entry.reason)}"
-        if entry.pending:
-            line += " · " + _("pending")
         lines.append(line)
     await message.answer("\n".join(lines))
 
@@ -106,61 +101,28 @@ async def on_refund_stars(message: Message, command: CommandObject, desk: Wallet
         )
         return
     outcome = await desk.refund_stars(charge_id)
+    minutes = math.ceil(PERIOD_SECONDS / 60)
     texts = {
         StarsRefund.DONE: _("✅ The Stars are returned; the wallet was debited."),
         StarsRefund.NO_SUCH_TOP_UP: _("No top-up has this charge id (see /wallet ID)."),
         StarsRefund.ALREADY: _("These Stars were returned already."),
         StarsRefund.SPENT: _("⛔ Not done: the wallet holds less than this top-up added."),
         StarsRefund.REFUSED: _("⛔ Telegram refused the refund; the wallet is as it was."),
-        StarsRefund.UNANSWERED: _(
-            "⏳ Telegram did not answer; the debit stays pending and is asked about again at "
-            "the next start."
-        ),
+        StarsRefund.UNANSWERED: ngettext(
+            "⏳ Telegram did not answer; the debit stays pending and Telegram is asked again "
+            "within {minutes} minute (or send the command again).",
+            "⏳ Telegram did not answer; the debit stays pending and Telegram is asked again "
+            "within {minutes} minutes (or send the command again).",
+            minutes,
+        ).format(minutes=minutes),
     }
     await message.answer(texts[outcome])
-
-
-async def on_hold(
-    query: CallbackQuery,
-    callback_data: AdminHoldCb,
-    desk: WalletDesk,
-    orders: OrderService,
-    db: Database,
-    settings: Settings,
-    i18n: I18n,
-    answer: Answer,
-) -> None:
-    """The owner's decision on a charge SMS-man left unknown: back to the wallet, or kept."""
-    order = await orders.peek(callback_data.order)
-    refund = callback_data.action is HoldAction.REFUND
-    if order is None or not await desk.resolve_hold(query.from_user.id, order, refund=refund):
-        await answer(_("This charge is not on hold (decided already?)."), show_alert=True)
-        return
-    paid = format_money(order.paid or Decimal(0), settings.currency)
-    await answer(
-        _("↩️ {paid} given back.").format(paid=paid)
-        if refund
-        else _("✔️ {paid} kept.").format(paid=paid)
-    )
-    # The person learns the outcome in their own language, not the owner's.
-    person = await db.get_user(order.user_id)
-    with i18n.use_locale((person.language if person else None) or i18n.default_locale):
-        told = (
-            _("↩️ {paid} for order #{id} is back in your wallet.")
-            if refund
-            else _("✔️ Order #{id} went through at SMS-man: its {paid} stays charged.")
-        ).format(paid=paid, id=order.id)
-    with suppress(TelegramAPIError):
-        await query.bot.send_message(order.user_id, told)  # type: ignore[union-attr]
 
 
 def build_router() -> Router:
     router = Router(name="owner_wallet")
     router.message.filter(admins_only)
     router.message.filter(in_wallet_mode)
-    router.callback_query.filter(admins_only)
-    router.callback_query.filter(in_wallet_mode)
-    router.callback_query.register(on_hold, AdminHoldCb.filter())
     router.message.register(on_credit, Command("credit"))
     router.message.register(on_wallet, Command("wallet"))
     router.message.register(on_refund_stars, Command("refundstars"))

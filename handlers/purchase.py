@@ -14,7 +14,7 @@ from bot.catalog.cache import Catalog
 from bot.catalog.countries import country_name, flag
 from bot.clock import Clock
 from bot.money import format_money
-from bot.orders.cards import card_text, countdown_hours, may_be_charged
+from bot.orders.cards import card_of, countdown_hours, may_be_charged
 from bot.orders.lifecycle import Tell
 from bot.orders.limits import Limit, Refusal
 from bot.orders.purchase import Purchases
@@ -364,8 +364,7 @@ async def render_result(
     elif tell is Tell.FORBIDDEN:
         await show(query, no_access_text(query.from_user.id), back_to_menu())
     elif order is not None:
-        codes = await db.order_codes(order.id)
-        await show(query, card_text(order, codes, clock(), locale), card_keyboard(order))
+        await show(query, await card_of(db, order, clock(), locale), card_keyboard(order))
     else:
         await answer(_("This offer is no longer valid."), show_alert=True)
 

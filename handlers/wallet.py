@@ -34,6 +34,8 @@ def movement_label(kind: LedgerKind) -> str:
         LedgerKind.REFUND: _("↩️ Refund"),
         LedgerKind.ADJUSTMENT: _("🛠 Correction by the owner"),
         LedgerKind.STARS_REFUND: _("⭐ Stars returned"),
+        LedgerKind.STARS_REFUND_DONE: _("⭐ Stars return confirmed by Telegram"),
+        LedgerKind.STARS_REFUND_UNDONE: _("↩️ Stars return refused by Telegram, given back"),
         LedgerKind.HOLD_KEPT: _("✔️ Held charge confirmed by the owner"),
     }
     return labels[kind]
@@ -43,7 +45,11 @@ def movement_line(entry: LedgerEntry, currency: str) -> str:
     when = datetime.fromtimestamp(entry.created_at, UTC).strftime("%Y-%m-%d %H:%M")
     sign = "+" if entry.amount > 0 else "−" if entry.amount < 0 else ""
     amount = format_money(abs(entry.amount), currency)
-    return f"{when} · {movement_label(entry.kind)} · {sign}{amount}"
+    line = f"{when} · {movement_label(entry.kind)} · {sign}{amount}"
+    if entry.pending:
+        # Written before Telegram was asked to return the Stars; it counts until then.
+        line += " · " + _("pending")
+    return line
 
 
 async def on_wallet(query: CallbackQuery, db: Database, settings: Settings, answer: Answer) -> None:

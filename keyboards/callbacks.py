@@ -134,6 +134,18 @@ class AdminOrderCb(CallbackData, prefix="z"):
     order: Id
 
 
+class StatsPageCb(CallbackData, prefix="k"):
+    """A page of /stats: the people, most spent first."""
+
+    page: PageNumber
+
+
+class TroubledPageCb(CallbackData, prefix="j"):
+    """A page of /orders: the orders that need the owner's eye, newest first."""
+
+    page: PageNumber
+
+
 class HoldAction(IntEnum):
     KEEP = 0
     REFUND = 1

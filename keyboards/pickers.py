@@ -62,17 +62,32 @@ def picker(
     # on every added button: on a page flip that was the bot's largest single cost.
     items = [item.button for item in page.items]
     rows = [items[i : i + columns] for i in range(0, len(items), columns)]
-    if page.count > 1:
-        nav = []
-        if page.number > 0:
-            nav.append(_button("‹", to_page(page.number - 1)))
-        nav.append(_button(f"{page.number + 1}/{page.count}", NoopCb()))
-        if page.number < page.count - 1:
-            nav.append(_button("›", to_page(page.number + 1)))
-        rows.append(nav)
+    rows += _navigation(page, to_page)
     rows += [[item.button] for item in extra]
     rows.append([_button(_("« Back"), back)])
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _navigation(
+    page: Page, to_page: Callable[[int], CallbackData]
+) -> list[list[InlineKeyboardButton]]:
+    """‹ 2/7 ›, or nothing for a list of one page."""
+    if page.count <= 1:
+        return []
+    nav = []
+    if page.number > 0:
+        nav.append(_button("‹", to_page(page.number - 1)))
+    nav.append(_button(f"{page.number + 1}/{page.count}", NoopCb()))
+    if page.number < page.count - 1:
+        nav.append(_button("›", to_page(page.number + 1)))
+    return [nav]
+
+
+def paged(page: Page, *, to_page: Callable[[int], CallbackData]) -> InlineKeyboardMarkup | None:
+    """A page of a long message: its buttons in a column, then ‹ page ›; none for a short
+    message without buttons."""
+    rows = [[item.button] for item in page.items] + _navigation(page, to_page)
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 def buttons(items: Sequence[Item], *, back: CallbackData | None = None) -> InlineKeyboardMarkup:

@@ -7,13 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keyboards.callbacks import (
+    INT_LIMIT,
+    PAGE_LIMIT,
+    AdminHoldCb,
     AdminOrderCb,
+    AgainCb,
     AllAppsCb,
     AppsCb,
     BuyCb,
     CheapestCb,
     CountriesCb,
     HistoryCb,
+    HoldAction,
     Language,
     LanguageCb,
     MenuAction,
@@ -22,22 +27,38 @@ from keyboards.callbacks import (
     OrderAction,
     OrderCb,
     PriceCb,
+    SaveAction,
+    SaveCb,
+    StatsPageCb,
+    TopUpCb,
+    TroubledPageCb,
+    WalletAction,
+    WalletCb,
 )
 
-BIG = 2**63 - 1
+BIG = INT_LIMIT - 1
+LAST_PAGE = PAGE_LIMIT - 1
 
 
 def test_largest_values_fit_in_64_bytes() -> None:
     samples: list[CallbackData] = [
         MenuCb(action=max(MenuAction)),
         LanguageCb(language=Language.ZH),
-        CountriesCb(page=BIG),
-        AppsCb(country=BIG, page=BIG),
-        AllAppsCb(page=BIG),
-        CheapestCb(app=BIG, page=BIG),
+        CountriesCb(page=LAST_PAGE),
+        AppsCb(country=BIG, page=LAST_PAGE),
+        AllAppsCb(page=LAST_PAGE),
+        CheapestCb(app=BIG, page=LAST_PAGE),
         PriceCb(country=BIG, app=BIG),
         BuyCb(quote=BIG),
         OrderCb(order=BIG, action=max(OrderAction)),
+        StatsPageCb(page=LAST_PAGE),
+        TroubledPageCb(page=LAST_PAGE),
+        AdminHoldCb(order=BIG, action=max(HoldAction)),
+        HistoryCb(page=LAST_PAGE),
+        SaveCb(country=BIG, app=BIG, action=max(SaveAction)),
+        WalletCb(action=max(WalletAction)),
+        TopUpCb(stars=BIG),
+        AgainCb(order=BIG),
         NoopCb(),
     ]
     for sample in samples:
@@ -57,6 +78,11 @@ def test_prefixes_are_distinct() -> None:
         PriceCb(country=1, app=1),
         BuyCb(quote=1),
         OrderCb(order=1, action=OrderAction.SHOW),
+        HistoryCb(page=0),
+        AdminOrderCb(order=1),
+        StatsPageCb(page=0),
+        TroubledPageCb(page=0),
+        AdminHoldCb(order=1, action=HoldAction.KEEP),
         NoopCb(),
     ]
     prefixes = [sample.pack().split(":")[0] for sample in samples]
@@ -76,6 +102,9 @@ FACTORIES: list[type[CallbackData]] = [
     OrderCb,
     HistoryCb,
     AdminOrderCb,
+    StatsPageCb,
+    TroubledPageCb,
+    AdminHoldCb,
     NoopCb,
 ]
 SQLITE_MAX = 2**63 - 1

@@ -270,6 +270,11 @@ async def test_a_charge_smsman_left_unknown_waits_for_the_owner(
     assert "wallet charge 17.50 ₽" in listing.text
     await (await admin.tap("Give order #1's charge back", message=listing)).answered()
     await user.wait_for_text("17.50 ₽ for order #1 is back in your wallet")
+    card = await user.wait_for_message(
+        lambda m: m.message_id == lost.message_id and "owner checked it" in m.text
+    )
+    assert "your 17.50 ₽ is back in your wallet" in card.text, "the card says what was decided"
+    assert "on hold" not in card.text
     assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
     again = await (await admin.tap("Keep order #1's charge", message=listing)).answered()
     assert again.show_alert, "decided once"
@@ -299,6 +304,33 @@ async def test_a_payment_the_bot_never_heard_of_is_credited_from_telegrams_recor
         assert await app.db.balance(ALLOWED_ID) == Decimal("130.00"), "once"
 
 
+async def test_a_charge_held_before_a_switch_back_to_owner_mode_is_decided_after_it(
+    telegram: TelegramEmulator,
+    smsman: SmsManEmulator,
+    run_bot: RunBot,
+    wallet_settings: Settings,
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    admin = telegram.user(ADMIN_ID, language_code="en")
+    async with run_bot(wallet_settings):
+        lost, _listing = await held_purchase(user, admin, telegram, smsman)
+    owner_mode = wallet_settings.model_copy(update={"sales_mode": "owner"})
+    async with run_bot(owner_mode) as app:
+        assert not app.settings.wallet
+        await admin.send("/orders")
+        listing = await admin.wait_for_text("need a look")
+        assert "wallet charge 17.50 ₽" in listing.text
+        kept = await (await admin.tap("Keep order #1's charge", message=listing)).answered()
+        assert not kept.show_alert, kept.text
+        assert kept.text == "✔️ 17.50 ₽ kept."
+        card = await user.wait_for_message(
+            lambda m: m.message_id == lost.message_id and "owner checked it" in m.text
+        )
+        assert "SMS-man sold the number, so your 17.50 ₽ stays charged" in card.text
+        assert await app.db.balance(ALLOWED_ID) == Decimal("47.50")
+        assert await app.db.hold_decision(1) is LedgerKind.HOLD_KEPT
+
+
 async def test_two_decisions_on_one_held_charge_keep_only_the_first(
     telegram: TelegramEmulator, smsman: SmsManEmulator, wallet_app: Application
 ) -> None:
@@ -321,18 +353,56 @@ async def test_two_decisions_on_one_held_charge_keep_only_the_first(
     await user.wait_for_text("Latest movements")
 
 
-async def test_an_unanswered_stars_refund_is_asked_again_on_the_next_command(
-    telegram: TelegramEmulator, wallet_app: Application
-) -> None:
+async def refund_telegram_fails(
+    telegram: TelegramEmulator, error_code: int, description: str, told: str
+) -> tuple[SimUser, SimUser, str]:
+    """A top-up, then /refundstars for it, failing at Telegram as said: the person, the
+    admin and the charge id."""
     user = telegram.user(ALLOWED_ID, language_code="en")
     admin = telegram.user(ADMIN_ID, language_code="en")
     await top_up(user, telegram)
     (charge_id,) = telegram.star_payments
-    telegram.fail_next("refundStarPayment", 500, "Internal Server Error")
+    telegram.fail_next("refundStarPayment", error_code, description)
     await admin.send(f"/refundstars {charge_id}")
-    await admin.wait_for_text("did not answer")
+    await admin.wait_for_text(told)
+    return user, admin, charge_id
+
+
+async def test_an_unanswered_stars_refund_is_asked_again_on_the_next_command(
+    telegram: TelegramEmulator, wallet_app: Application
+) -> None:
+    user, admin, charge_id = await refund_telegram_fails(
+        telegram, 500, "Internal Server Error", "did not answer"
+    )
     assert await wallet_app.db.balance(ALLOWED_ID) == 0, "the debit waits, pending"
+    await main_menu(user)
+    await (await user.tap("💳 Wallet")).answered()
+    shown = await user.wait_for_text("Your balance")
+    assert "⭐ Stars returned · −65.00 ₽ · pending" in shown.text
     await admin.send(f"/refundstars {charge_id}")
     await admin.wait_for_text("The Stars are returned")
     assert telegram.star_payments[charge_id].refunded_at is not None
     assert await wallet_app.db.pending(LedgerKind.STARS_REFUND) == []
+
+
+async def test_a_refused_stars_refund_is_given_back_by_an_entry_and_may_be_asked_again(
+    telegram: TelegramEmulator, wallet_app: Application
+) -> None:
+    _user, admin, charge_id = await refund_telegram_fails(
+        telegram, 400, "Bad Request: BALANCE_TOO_LOW", "Telegram refused the refund"
+    )
+    assert await wallet_app.db.balance(ALLOWED_ID) == Decimal("65.00")
+    await admin.send(f"/refundstars {charge_id}")
+    await admin.wait_for_text("The Stars are returned")
+    assert telegram.star_payments[charge_id].refunded_at is not None
+    assert await wallet_app.db.balance(ALLOWED_ID) == 0
+    moved = [(e.kind, e.key, e.amount) for e in await wallet_app.db.ledger(ALLOWED_ID, 10)]
+    assert moved == [
+        (LedgerKind.STARS_REFUND_DONE, f"{charge_id} 2", 0),
+        (LedgerKind.STARS_REFUND, f"{charge_id} 2", Decimal("-65.00")),
+        (LedgerKind.STARS_REFUND_UNDONE, charge_id, Decimal("65.00")),
+        (LedgerKind.STARS_REFUND, charge_id, Decimal("-65.00")),
+        (LedgerKind.TOPUP, charge_id, Decimal("65.00")),
+    ], "every step of it is an entry, none changed or removed"
+    await admin.send(f"/refundstars {charge_id}")
+    await admin.wait_for_text("returned already")

@@ -92,7 +92,7 @@ async def grant(db: Database, key: str) -> None:
 
 async def settle(db: Database, key: str) -> None:
     await db.post(Movement(PERSON, LedgerKind.STARS_REFUND, key, Decimal("-1"), pending=True), 2.0)
-    await db.settle_pending(LedgerKind.STARS_REFUND, key, confirmed=False)
+    await db.settle_pending(LedgerKind.STARS_REFUND, key, 3.0, confirmed=False)
 
 
 async def language(db: Database, key: str) -> None:

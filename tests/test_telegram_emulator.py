@@ -349,6 +349,21 @@ async def test_text_must_be_non_empty_and_at_most_4096_characters(bot: Bot, user
     assert len(longest.text or "") == 4096
 
 
+async def test_the_length_limit_counts_utf16_code_units(bot: Bot, user: SimUser) -> None:
+    """An emoji outside the BMP is two units, as in Telegram's entity offsets: 2,049 of them
+    are 2,049 code points and 4,098 units, too long by the stricter count."""
+    longest = await bot.send_message(user.id, "😀" * 2048)
+    with pytest.raises(TelegramBadRequest) as error:
+        await bot.send_message(user.id, "😀" * 2049)
+    with pytest.raises(TelegramBadRequest) as edit_error:
+        await bot.edit_message_text(
+            "😀" * 2049 + "!", chat_id=user.id, message_id=longest.message_id
+        )
+
+    assert error.value.message == edit_error.value.message == "Bad Request: message is too long"
+    assert len((longest.text or "").encode("utf-16-le")) // 2 == 4096
+
+
 # -- keyboards, edits, deletes ---------------------------------------------------------------
 
 
@@ -362,6 +377,32 @@ async def test_callback_data_must_be_1_to_64_bytes(bot: Bot, user: SimUser, data
         await bot.send_message(user.id, "Pick", reply_markup=markup)
 
     assert error.value.message == "Bad Request: BUTTON_DATA_INVALID"
+
+
+async def test_an_inline_keyboard_holds_at_most_100_buttons(bot: Bot, user: SimUser) -> None:
+    def rows_of(count: int) -> InlineKeyboardMarkup:
+        buttons = [InlineKeyboardButton(text=str(n), callback_data=str(n)) for n in range(count)]
+        return InlineKeyboardMarkup(
+            inline_keyboard=[buttons[i : i + 4] for i in range(0, count, 4)]
+        )
+
+    sent = await bot.send_message(user.id, "Pick", reply_markup=rows_of(100))
+    refusals = []
+    for call in (
+        bot.send_message(user.id, "Pick", reply_markup=rows_of(101)),
+        bot.edit_message_text(
+            "Pick again", chat_id=user.id, message_id=sent.message_id, reply_markup=rows_of(101)
+        ),
+        bot.edit_message_reply_markup(
+            chat_id=user.id, message_id=sent.message_id, reply_markup=rows_of(101)
+        ),
+    ):
+        with pytest.raises(TelegramBadRequest) as error:
+            await call
+        refusals.append(error.value.message)
+
+    assert refusals == ["Bad Request: reply markup is too long"] * 3
+    assert sum(map(len, user.messages[-1].buttons)) == 100
 
 
 async def test_edit_without_reply_markup_removes_the_keyboard(bot: Bot, user: SimUser) -> None:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import ClientDecodeError, TelegramBadRequest
 from aiogram.types import LabeledPrice, Message, Update
 
 from emulators.telegram import TelegramEmulator
@@ -117,6 +117,29 @@ async def test_a_payment_is_refunded_once(telegram: TelegramEmulator, bot: Bot) 
         (charge_id, 100, True),
         (charge_id, 100, False),
     ]
+
+
+async def test_transactions_aiogram_cannot_read_are_listed_in_their_place(
+    telegram: TelegramEmulator, bot: Bot
+) -> None:
+    """What a newer Bot API may send: a partner type this aiogram does not know, and one
+    malformed; aiogram refuses the whole page for either."""
+    user = telegram.user(USER_ID)
+    sent = user.chat.find((await invoice(bot)).message_id)
+    assert sent is not None
+    await bot.answer_pre_checkout_query((await user.pay(sent)).id, ok=True)
+    (charge_id,) = telegram.star_payments
+    paid_at = telegram.star_payments[charge_id].date
+    gift = {"id": "gift1", "amount": 5, "date": paid_at - 1, "source": {"type": "gift_exchange"}}
+    telegram.list_transaction(gift, paid_at - 1)
+    telegram.list_transaction({"id": "bad1", "date": paid_at + 1}, paid_at + 1)
+    status, body = await telegram.call(TOKEN, "getStarTransactions", {"offset": 1, "limit": 2})
+    assert status == 200
+    assert [t["id"] for t in body["result"]["transactions"]] == [charge_id, "bad1"]
+    with pytest.raises(ClientDecodeError):
+        await bot.get_star_transactions()
+    telegram.forget_payments()
+    assert (await bot.get_star_transactions()).transactions == []
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,9 @@ from aiogram.utils.text_decorations import html_decoration
 from bot.catalog.countries import country_name, flag, paste_forms
 from bot.money import format_money
 from bot.orders.lifecycle import LIVE_STATUSES, OrderStatus
-from bot.storage.records import Code, Order
+from bot.storage.database import Database
+from bot.storage.records import Code, LedgerKind, Order
+from bot.telegram.message_limits import clip
 
 
 def countdown_hours(seconds: float) -> str:
@@ -57,13 +59,17 @@ def status_name(status: OrderStatus) -> str:
     return names[status]
 
 
-def place(order: Order, locale: str) -> str:
-    """'📱 Telegram · 🇺🇸 United States', escaped for HTML."""
+def place(order: Order, locale: str, *, longest: int | None = None) -> str:
+    """'📱 Telegram · 🇺🇸 United States', escaped for HTML; with `longest`, each name cut to
+    that many characters (SMS-man's titles have no bound)."""
     country = country_name(order.country_iso, order.country_title, locale)
-    return f"<b>{html.quote(order.app_title)}</b> · {flag(order.country_iso)} {html.quote(country)}"
+    app = order.app_title
+    if longest is not None:
+        app, country = clip(app, longest), clip(country, longest)
+    return f"<b>{html.quote(app)}</b> · {flag(order.country_iso)} {html.quote(country)}"
 
 
-def _status(order: Order, now: float) -> str:
+def _status(order: Order, now: float, decided: LedgerKind | None) -> str:
     if order.status in LIVE_STATUSES and now >= (order.deadline or now):
         # The reject or close at the deadline has not been confirmed yet: it is retried.
         return _("⏳ Time is up: releasing the number at SMS-man…")
@@ -87,17 +93,29 @@ def _status(order: Order, now: float) -> str:
     if order.status is OrderStatus.PURCHASING:
         return _("⏳ Buying a number…")
     if order.status is OrderStatus.LOST:
-        return may_be_charged(order)
+        return may_be_charged(order, decided)
     return _("⚠️ The purchase did not go through; nothing was charged for it.")
 
 
-def may_be_charged(order: Order) -> str:
-    """A purchase SMS-man never confirmed; in wallet mode its charge waits for the owner."""
+def may_be_charged(order: Order, decided: LedgerKind | None = None) -> str:
+    """A purchase SMS-man never confirmed; in wallet mode its charge waits for the owner, who
+    gives it back (a REFUND) or keeps it (HOLD_KEPT)."""
     if order.paid is not None:
+        paid = format_money(order.paid, order.currency)
+        if decided is LedgerKind.REFUND:
+            return _(
+                "⚠️ SMS-man did not confirm this purchase. The bot's owner checked it: your "
+                "{paid} is back in your wallet."
+            ).format(paid=paid)
+        if decided is LedgerKind.HOLD_KEPT:
+            return _(
+                "⚠️ SMS-man did not confirm this purchase. The bot's owner checked it: SMS-man "
+                "sold the number, so your {paid} stays charged."
+            ).format(paid=paid)
         return _(
             "⚠️ SMS-man did not confirm this purchase. Your {paid} is on hold until the bot's "
             "owner checks it: if no number was sold, it comes back to your wallet."
-        ).format(paid=format_money(order.paid, order.currency))
+        ).format(paid=paid)
     return _(
         "⚠️ SMS-man did not confirm this purchase. You may have been charged for a number "
         "we never received; SMS-man returns the money for a number that expires unused."
@@ -118,7 +136,23 @@ def number_lines(number: str, iso: str | None) -> list[str]:
     return lines
 
 
-def card_text(order: Order, codes: list[Code], now: float, locale: str) -> str:
+async def card_of(db: Database, order: Order, now: float, locale: str) -> str:
+    """The card as it stands, in the current language: with the order's codes and, for a held
+    charge, what the owner decided of it."""
+    codes = await db.order_codes(order.id)
+    held = order.status is OrderStatus.LOST and order.paid is not None
+    decided = await db.hold_decision(order.id) if held else None
+    return card_text(order, codes, now, locale, decided=decided)
+
+
+def card_text(
+    order: Order,
+    codes: list[Code],
+    now: float,
+    locale: str,
+    *,
+    decided: LedgerKind | None = None,
+) -> str:
     lines = [f"📱 {place(order, locale)}"]
     if order.number:
         lines.extend(number_lines(order.number, order.country_iso))
@@ -128,5 +162,5 @@ def card_text(order: Order, codes: list[Code], now: float, locale: str) -> str:
     for code in codes:
         lines.append(_("🔑 Code: <code>{code}</code>").format(code=html.quote(code.code)))
     lines.append("")
-    lines.append(_status(order, now))
+    lines.append(_status(order, now, decided))
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.catalog.countries import format_phone
 from bot.clock import Clock
-from bot.orders.cards import card_text, place
+from bot.orders.cards import card_of, place
 from bot.orders.lifecycle import REFUNDED, Tell
 from bot.storage.database import Database
 from bot.storage.records import Code, Order
@@ -111,9 +111,8 @@ class Notifier:
         if order.card_message_id is None:
             return
         locale = await self._locale(order.user_id)
-        codes = await self._db.order_codes(order.id)
         with self._i18n.context(), self._i18n.use_locale(locale):
-            text = card_text(order, codes, self._clock(), locale)
+            text = await card_of(self._db, order, self._clock(), locale)
             markup = self._card_keyboard(order)
         try:
             await self._bot.edit_message_text(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot.orders.lifecycle import NO_NUMBER, OPEN_STATUSES
+from bot.orders.lifecycle import NO_NUMBER, OPEN_STATUSES, OrderStatus
 from bot.orders.limits import charged, refunded
 from bot.storage.database import Database
 from bot.storage.records import LedgerKind, Order
@@ -74,19 +73,29 @@ async def collect(db: Database) -> Stats:
     return stats
 
 
-async def troubled(
-    db: Database, now: float, held: Callable[[Order], Awaitable[bool]]
-) -> list[Order]:
+@dataclass(frozen=True, slots=True)
+class Troubled:
+    """What /orders lists, oldest first, and which of them are charges on hold."""
+
+    orders: list[Order]
+    held: frozenset[int]
+
+
+async def troubled(db: Database, now: float) -> Troubled:
     """Orders that need an owner's eye: stuck past their deadline, lately failed or lost, with
-    a code Telegram would not take, or (wallet mode) a charge on hold, however old."""
-    found = []
+    a code Telegram would not take, or a wallet charge on hold (a LOST purchase that charged
+    a wallet, not decided yet), however old."""
+    decided = await db.keys(LedgerKind.REFUND) | await db.keys(LedgerKind.HOLD_KEPT)
+    found, held = [], set()
     for order in await db.all_orders():
-        if await held(order):
+        charged = order.status is OrderStatus.LOST and order.paid is not None
+        if charged and str(order.id) not in decided:
             found.append(order)
+            held.add(order.id)
             continue
         stuck = order.is_open and order.deadline is not None and now > order.deadline + STUCK_AFTER
         recent = now - order.updated_at < RECENT_FAILURES
         failed = order.status in NO_NUMBER and recent
         if stuck or failed or (order.delivery_note is not None and recent):
             found.append(order)
-    return found
+    return Troubled(found, frozenset(held))

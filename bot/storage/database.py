@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.orders.lifecycle import OPEN_STATUSES, OrderStatus
+from bot.storage.bookmarks import BookmarkQueries
 from bot.storage.files import private_file, private_folder
 from bot.storage.records import (
     Code,
@@ -53,7 +54,7 @@ def _keep(cache: dict[K, V], key: K, value: V) -> V:
     return value
 
 
-class Database(WalletQueries):
+class Database(WalletQueries, BookmarkQueries):
     """One connection per process; writes take turns, so a transaction holds only its own.
 
     All coroutines share the connection, and sqlite has one transaction per connection: a

@@ -107,8 +107,13 @@ class LedgerKind(StrEnum):
     REFUND = "refund"
     # ± an admin's correction, keyed by its own id, with the admin and a reason
     ADJUSTMENT = "adjustment"
-    # − keyed by the charge id of the top-up whose Stars went back
+    # − keyed by the charge id of the top-up whose Stars go back (a later attempt after one
+    # Telegram refused: "charge-id 2", …); written pending, before Telegram is asked
     STARS_REFUND = "stars_refund"
+    # 0 keyed like the pending Stars refund it settles: Telegram returned the Stars
+    STARS_REFUND_DONE = "stars_refund_done"
+    # + keyed like the pending Stars refund it settles: Telegram refused, the debit comes back
+    STARS_REFUND_UNDONE = "stars_refund_undone"
     # 0 keyed by the order: the owner kept a charge SMS-man left unknown (a refund gives it back)
     HOLD_KEPT = "hold_kept"
 
@@ -121,7 +126,8 @@ class LedgerEntry:
     key: str
     amount: Decimal
     stars: int | None
-    # A Stars refund written before Telegram is asked: it counts, and is undone if refused.
+    # A Stars refund written before Telegram is asked and not settled since (no entry says
+    # what Telegram answered): it counts, and a later entry gives it back if Telegram refused.
     pending: bool
     actor_id: int | None
     reason: str | None

@@ -127,4 +127,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX quotes_by_time ON quotes(created_at);
     """,
+    """
+    CREATE TRIGGER ledger_never_updated BEFORE UPDATE ON ledger
+    BEGIN
+        SELECT RAISE(ABORT, 'the ledger is append-only');
+    END;
+    CREATE TRIGGER ledger_never_deleted BEFORE DELETE ON ledger
+    BEGIN
+        SELECT RAISE(ABORT, 'the ledger is append-only');
+    END;
+    """,
 )

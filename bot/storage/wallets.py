@@ -12,6 +12,33 @@ from bot.storage.records import LedgerEntry, LedgerKind, ledger_entry_from_row
 if TYPE_CHECKING:
     import aiosqlite
 
+# What settles a movement written pending: the entry saying it happened, and the one undoing
+# it; each keyed like the pending entry. Only Stars refunds are written pending.
+SETTLING = {
+    LedgerKind.STARS_REFUND: (LedgerKind.STARS_REFUND_DONE, LedgerKind.STARS_REFUND_UNDONE),
+}
+_SETTLING_KINDS = ", ".join(f"'{kind.value}'" for pair in SETTLING.values() for kind in pair)
+# Every entry, with `pending` as it stands now: written pending and not settled since. The
+# rows themselves never change (schema v8 refuses it): what happened later is a later row.
+ENTRIES = (
+    "SELECT * FROM (SELECT id, user_id, kind, key, amount, stars, actor_id, reason, created_at,"
+    " pending AND NOT EXISTS (SELECT 1 FROM ledger AS later WHERE later.key = ledger.key"
+    f" AND later.kind IN ({_SETTLING_KINDS})) AS pending FROM ledger)"
+)
+# A later attempt at something keyed once (a Stars refund after one Telegram refused) is keyed
+# "key 2", "key 3", …: Telegram's charge ids hold no space.
+ATTEMPT_SEPARATOR = " "
+
+
+def attempt_key(key: str, attempt: int) -> str:
+    """The key of the `attempt`-th try (from 1) of what `key` names."""
+    return key if attempt == 1 else f"{key}{ATTEMPT_SEPARATOR}{attempt}"
+
+
+def attempted(key: str) -> str:
+    """What an attempt's key names: `attempted(attempt_key(k, n)) == k`."""
+    return key.split(ATTEMPT_SEPARATOR, 1)[0]
+
 
 class InsufficientFunds(Exception):
     """The movement would take a wallet below zero; nothing was written."""
@@ -59,13 +86,23 @@ class WalletQueries:
     async def ledger(self, user_id: int, limit: int) -> list[LedgerEntry]:
         """A person's latest movements, newest first."""
         rows = await self._all(
-            "SELECT * FROM ledger WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)
+            f"{ENTRIES} WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)
         )
         return [ledger_entry_from_row(row) for row in rows]
 
     async def entry(self, kind: LedgerKind, key: str) -> LedgerEntry | None:
-        rows = await self._all("SELECT * FROM ledger WHERE kind = ? AND key = ?", (kind, key))
+        rows = await self._all(f"{ENTRIES} WHERE kind = ? AND key = ?", (kind, key))
         return ledger_entry_from_row(rows[0]) if rows else None
+
+    async def attempts(self, kind: LedgerKind, key: str) -> list[LedgerEntry]:
+        """Every attempt at what `key` names (see `attempt_key`), first first."""
+        rows = await self._all(
+            f"{ENTRIES} WHERE kind = ? AND (key = ? OR substr(key, 1, length(?) + 1) = ? || ?)"
+            " ORDER BY id",
+            (kind, key, key, key, ATTEMPT_SEPARATOR),
+        )
+        entries = [ledger_entry_from_row(row) for row in rows]
+        return [e for e in entries if attempted(e.key) == key]
 
     async def post(self, movement: Movement, now: float) -> LedgerEntry | None:
         """Write a movement once: None when its key was used already (nothing changes);
@@ -74,21 +111,23 @@ class WalletQueries:
             written = await self._post(movement, now)
         return await self.entry(movement.kind, movement.key) if written else None
 
-    async def settle_pending(self, kind: LedgerKind, key: str, *, confirmed: bool) -> bool:
-        """A pending movement kept (it happened) or taken out (it did not), once."""
+    async def settle_pending(
+        self, kind: LedgerKind, key: str, now: float, *, confirmed: bool
+    ) -> bool:
+        """A pending movement kept (it happened) or given back (it did not), once: an entry
+        of its own says which; false when it was not pending."""
         async with self._transaction():
-            rows = await self._all(
-                "SELECT * FROM ledger WHERE kind = ? AND key = ? AND pending = 1", (kind, key)
-            )
-            if not rows:
+            rows = await self._all(f"{ENTRIES} WHERE kind = ? AND key = ?", (kind, key))
+            entry = ledger_entry_from_row(rows[0]) if rows else None
+            if entry is None or not entry.pending:
                 return False
-            entry = ledger_entry_from_row(rows[0])
-            if confirmed:
-                await self._run("UPDATE ledger SET pending = 0 WHERE id = ?", (entry.id,))
-            else:
-                await self._run("DELETE FROM ledger WHERE id = ?", (entry.id,))
-                await self._add_to_balance(entry.user_id, -entry.amount)
-        return True
+            done, undone = SETTLING[kind]
+            settled = (
+                Movement(entry.user_id, done, key, Decimal(0))
+                if confirmed
+                else Movement(entry.user_id, undone, key, -entry.amount)
+            )
+            return await self._post(settled, now)
 
     async def decide(self, movement: Movement, rivals: tuple[LedgerKind, ...], now: float) -> bool:
         """Write a movement unless one of `rivals` (or its own kind) holds its key already: of
@@ -102,14 +141,22 @@ class WalletQueries:
                     return False
             return await self._post(movement, now)
 
+    async def hold_decision(self, order_id: int) -> LedgerKind | None:
+        """What the owner decided of an order's held charge: REFUND (given back), HOLD_KEPT,
+        or None while nobody has."""
+        kinds = (LedgerKind.REFUND.value, LedgerKind.HOLD_KEPT.value)
+        rows = await self._all(
+            "SELECT kind FROM ledger WHERE kind IN (?, ?) AND key = ?", (*kinds, str(order_id))
+        )
+        return LedgerKind(rows[0]["kind"]) if rows else None
+
     async def keys(self, kind: LedgerKind) -> set[str]:
         rows = await self._all("SELECT key FROM ledger WHERE kind = ?", (kind.value,))
         return {row["key"] for row in rows}
 
     async def pending(self, kind: LedgerKind) -> list[LedgerEntry]:
-        rows = await self._all(
-            "SELECT * FROM ledger WHERE kind = ? AND pending = 1 ORDER BY id", (kind,)
-        )
+        """Movements written pending and not settled since, oldest first."""
+        rows = await self._all(f"{ENTRIES} WHERE kind = ? AND pending ORDER BY id", (kind,))
         return [ledger_entry_from_row(row) for row in rows]
 
     async def _post(self, movement: Movement, now: float) -> bool:

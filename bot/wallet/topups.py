@@ -6,7 +6,7 @@ import logging
 from decimal import Decimal
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.types import StarTransaction, TransactionPartnerUser
 
 from bot.clock import Clock
@@ -16,12 +16,11 @@ from bot.storage.database import Database
 from bot.storage.records import LedgerEntry, LedgerKind
 from bot.storage.wallets import Movement
 from bot.wallet.pricing import credit_for
+from bot.wallet.star_transactions import StarTransactions, UnreadablePage
 
 log = logging.getLogger(__name__)
 
 STARS = "XTR"
-# getStarTransactions answers at most this many at a time.
-PAGE = 100
 PAYLOAD_PREFIX = "topup:"
 
 
@@ -35,11 +34,11 @@ class TopUps:
     def __init__(
         self, db: Database, settings: Settings, access: Access, clock: Clock, bot: Bot
     ) -> None:
-        self._bot = bot
         self._db = db
         self._settings = settings
         self._access = access
         self._clock = clock
+        self._record = StarTransactions(bot, db)
 
     def choices(self) -> list[tuple[int, Decimal]]:
         """The offered amounts of Stars, with what each adds to a wallet."""
@@ -78,26 +77,24 @@ class TopUps:
     async def reconcile(self) -> int:
         """Credit the top-ups Telegram took whose successful_payment this bot never handled
         (it died in between, and Telegram does not send an acknowledged update again): the
-        bot's Star transactions are the record. Returns how many were credited."""
+        bot's Star transactions are the record, read on from where the last look got to; a
+        payment returned before it was read is not credited. Returns how many were credited;
+        Telegram failing leaves the bookmark where it was, for the next look."""
         received: dict[str, tuple[int, int]] = {}
         returned: set[str] = set()
-        offset = 0
         try:
-            while True:
-                batch = await self._bot.get_star_transactions(offset=offset, limit=PAGE)
-                for transaction in batch.transactions:
-                    self._sort(transaction, received, returned)
-                if len(batch.transactions) < PAGE:
-                    break
-                offset += PAGE
-        except TelegramAPIError as error:
+            transactions, read_to = await self._record.read()
+        except (TelegramAPIError, ClientDecodeError, UnreadablePage) as error:
             log.warning("Star transactions not read: %s", error)
             return 0
+        for transaction in transactions:
+            self._sort(transaction, received, returned)
         credited = 0
         for charge_id, (user_id, stars) in received.items():
             if charge_id not in returned and await self.credit(user_id, stars, charge_id):
                 log.warning("top-up %s of %s credited from Telegram's record", charge_id, user_id)
                 credited += 1
+        await self._record.keep(read_to)
         return credited
 
     @staticmethod

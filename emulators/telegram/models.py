@@ -22,6 +22,10 @@ _BUTTON_ACTIONS = (
     "pay",
 )
 MAX_CALLBACK_DATA_BYTES = 64
+# Telegram's limit on the buttons of one inline keyboard (community-measured: a 101st is
+# refused, whatever the rows).
+MAX_INLINE_BUTTONS = 100
+MARKUP_TOO_LONG = "Bad Request: reply markup is too long"
 
 
 class ApiError(Exception):
@@ -197,6 +201,8 @@ def parse_reply_markup(raw: object) -> tuple[ApiObject | None, ApiObject | None]
             "should be an Array of Arrays",
         )
     keyboard = [[_check_button(button) for button in row] for row in rows]
+    if sum(map(len, keyboard)) > MAX_INLINE_BUTTONS:
+        raise ApiError(400, MARKUP_TOO_LONG)
     return ({"inline_keyboard": keyboard} if any(keyboard) else None), None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,8 @@ class StarsApi(BotApi):
         super().__init__(*args, **kwargs)
         self.pre_checkouts: dict[str, PreCheckout] = {}
         self.star_payments: dict[str, StarPayment] = {}
+        # Transactions listed as they are given, each at its date (see `list_transaction`).
+        self._listed: list[tuple[int, ApiObject]] = []
         self._payment_ids = itertools.count(1)
         self._methods |= {
             "sendInvoice": self._send_invoice,
@@ -62,6 +65,12 @@ class StarsApi(BotApi):
     def forget_payments(self) -> None:
         self.pre_checkouts.clear()
         self.star_payments.clear()
+        self._listed.clear()
+
+    def list_transaction(self, transaction: ApiObject, date: int) -> None:
+        """getStarTransactions lists this object as it is, among the payments by `date`: a
+        transaction of a kind newer than the bot's aiogram, say, or a malformed one."""
+        self._listed.append((date, copy.deepcopy(transaction)))
 
     # -- what a person does ------------------------------------------------------------------
 
@@ -226,5 +235,6 @@ class StarsApi(BotApi):
                         },
                     )
                 )
+        transactions += copy.deepcopy(self._listed)
         ordered = [t for _date, t in sorted(transactions, key=lambda t: t[0])]
         return {"transactions": ordered[offset : offset + limit]}

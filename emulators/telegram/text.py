@@ -61,13 +61,20 @@ def _given_entities(raw: object, lookup_user: UserLookup) -> list[Entity]:
     return entities
 
 
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 def finish_text(plain: str, entities: list[Entity]) -> tuple[str, list[Entity]]:
     """The text and entities Telegram stores, after its clean-up and length check."""
     try:
         text, entities = normalize(plain, entities)
     except EmptyTextError:
         raise ApiError(400, "Bad Request: message text is empty") from None
-    # Telegram counts this limit in code points, as TDLib's utf8_length does.
-    if len(text) > MAX_TEXT_LENGTH:
+    # The Bot API server counts code points (TDLib's utf8_length); what Telegram's own servers
+    # count after it is documented only as "4096 characters". UTF-16 code units, the way
+    # Telegram measures entities, are never fewer than code points: what passes here passes
+    # both counts.
+    if utf16_length(text) > MAX_TEXT_LENGTH:
         raise ApiError(400, "Bad Request: message is too long")
     return text, entities

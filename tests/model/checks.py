@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -12,10 +12,12 @@ from pathlib import Path
 from bot.orders.lifecycle import LIVE_STATUSES, REFUNDED, TABLE, Event, OrderStatus
 from bot.owner.stats import Figures
 from bot.storage.records import Order, order_from_row
+from bot.storage.wallets import attempted
 from bot.wallet.pricing import selling_price
 from emulators.smsman import RequestStatus
 from emulators.smsman.state import ActivationRequest, LedgerEntry, LedgerKind
 from emulators.telegram import ChatMessage, SimUser
+from emulators.telegram.payments import StarPayment
 from tests.sim.world import EPOCH, World
 
 PENDING_TEXT = "Time is up"
@@ -292,13 +294,26 @@ class Checks:
         assert not left, f"orders still open at the end: {left}"
 
 
-def wallets_are_their_ledgers(path: Path, markup_percent: Decimal, markup_min: Decimal) -> None:
+def wallets_are_their_ledgers(
+    path: Path,
+    markup_percent: Decimal,
+    markup_min: Decimal,
+    seen: dict[int, tuple[object, ...]],
+    payments: Mapping[str, StarPayment],
+) -> None:
     """Wallet mode, from what the bot committed: each balance is the sum of its ledger and
-    never negative, no key twice, every order charged its selling price once, and given back
-    exactly when it sold nothing (a reversal) or SMS-man took the number back (a refund)."""
+    never negative, no key twice, no row ever changed or gone (`seen` keeps each as first
+    read), every order charged its selling price once, and given back exactly when it sold
+    nothing (a reversal), SMS-man took the number back (a refund) or the owner gave a held
+    charge back (a refund, or else at most a kept hold); Stars went back (Telegram's
+    `payments`) exactly for the top-ups whose debit stands, and only one debit stands."""
     with sqlite3.connect(path) as raw:
-        entries = raw.execute("SELECT user_id, kind, key, amount FROM ledger").fetchall()
+        rows = raw.execute("SELECT * FROM ledger ORDER BY id").fetchall()
         balances = {u: Decimal(b) for u, b in raw.execute("SELECT user_id, balance FROM wallets")}
+    for row in rows:
+        assert seen.setdefault(row[0], row) == row, f"ledger row changed: {seen[row[0]]} → {row}"
+    assert len(rows) == len(seen), "a ledger row disappeared"
+    entries = [(user_id, kind, key, amount) for _id, user_id, kind, key, amount, *_ in rows]
     sums: dict[int, Decimal] = {}
     for user_id, _kind, _key, amount in entries:
         sums[user_id] = sums.get(user_id, Decimal(0)) + Decimal(amount)
@@ -314,8 +329,25 @@ def wallets_are_their_ledgers(path: Path, markup_percent: Decimal, markup_min: D
         assert moved.get(("purchase", str(order.id))) == -order.paid, order
         reversal = moved.get(("reversal", str(order.id)))
         refund = moved.get(("refund", str(order.id)))
+        kept = moved.get(("hold_kept", str(order.id)))
         assert reversal == (order.paid if order.status is OrderStatus.FAILED else None), order
-        assert refund == (order.paid if order.status in REFUNDED else None), order
+        if order.status is OrderStatus.LOST:
+            assert (refund, kept) in ((None, None), (order.paid, None), (None, 0)), order
+        else:
+            assert refund == (order.paid if order.status in REFUNDED else None), order
+            assert kept is None, order
     ids = {str(order.id) for order in orders}
-    by_order = {"purchase", "reversal", "refund"}
+    by_order = {"purchase", "reversal", "refund", "hold_kept"}
     assert all(key in ids for kind, key in moved if kind in by_order), "money for no order"
+    for charge_id, payment in payments.items():
+        attempts = [
+            key for kind, key in moved if kind == "stars_refund" and attempted(key) == charge_id
+        ]
+        standing = [key for key in attempts if ("stars_refund_undone", key) not in moved]
+        assert len(standing) <= 1, (charge_id, attempts)
+        returned = payment.refunded_at is not None
+        # Returned, the debit stands (pending until Telegram's answer is written); one
+        # confirmed, Telegram returned them; pending and not returned: asked, no answer yet.
+        assert standing or not returned, (charge_id, attempts)
+        done = [key for key in standing if ("stars_refund_done", key) in moved]
+        assert returned or not done, (charge_id, attempts)

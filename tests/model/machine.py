@@ -438,24 +438,26 @@ class LifecycleModel(WorldModel):
         self.checks.money_told_as_it_is()
 
     def _owner_sees_what_needs_a_look(self) -> None:
-        """/orders lists the lost purchases and the orders whose code was not delivered (the
-        newest 20 of what it lists)."""
+        """/orders lists, across its pages, the lost purchases and the orders whose code was
+        not delivered."""
         orders = read_orders(self.world.settings.database_path)
-        listed = [
-            o.id
-            for o in orders
-            if o.status in (OrderStatus.LOST, OrderStatus.FAILED) or o.delivery_note is not None
-        ]
         wanted = [
             o.id for o in orders if o.status is OrderStatus.LOST or o.delivery_note is not None
         ]
         if not wanted:
             return
         self._run(self._send(self.admin, "/orders"))
-        listing = self.admin.last_bot_message
-        assert listing is not None
-        for order in set(wanted) & set(listed[-20:]):
-            assert f"#{order} " in listing.text, f"/orders does not show order {order}"
+        shown: list[str] = []
+        for _page in range(len(orders) + 1):
+            listing = self.admin.last_bot_message
+            assert listing is not None
+            shown.append(listing.text)
+            following = [b.callback_data for row in listing.buttons for b in row if b.text == "›"]
+            if not following or following[0] is None:
+                break
+            self._run(self._taps(self.admin, following[0], 1))
+        for order in wanted:
+            assert any(f"#{order} " in page for page in shown), f"/orders misses order {order}"
 
     def _finish(self) -> None:
         """Heal the world, let every order end, then every promise must hold in full."""
