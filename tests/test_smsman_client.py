@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 
 import httpx
@@ -34,9 +35,9 @@ class CountingLimiter(RateLimiter):
         super().__init__(10_000)
         self.acquired = 0
 
-    async def acquire(self, *, background: bool = False) -> None:
+    def slot(self, *, background: bool = False) -> AbstractAsyncContextManager[None]:
         self.acquired += 1
-        await super().acquire(background=background)
+        return super().slot(background=background)
 
 
 class FakeClock:
