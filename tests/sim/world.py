@@ -53,10 +53,6 @@ class World:
         self.loop = VirtualTimeLoop()
         self.effects = Effects()
         self.loop.set_task_factory(self._new_task)
-        self.smsman = SmsManEmulator(token=SMSMAN_TOKEN, clock=self.loop.time)
-        self.telegram = TelegramEmulator(DEFAULT_TOKEN, wall_clock=self.now)
-        # As strict as Telegram: a send over its limits is refused (and counted).
-        self.telegram.enforce_limits()
         values: dict[str, Any] = {
             "bot_token": DEFAULT_TOKEN,
             "smsman_token": SMSMAN_TOKEN,
@@ -69,6 +65,13 @@ class World:
             **settings,
         }
         self.settings = Settings(_env_file=None, **values)
+        # As strict as SMS-man would be with a limit: a request over the bot's rate is refused.
+        self.smsman = SmsManEmulator(
+            token=SMSMAN_TOKEN, clock=self.loop.time, max_rps=self.settings.smsman_max_rps
+        )
+        self.telegram = TelegramEmulator(DEFAULT_TOKEN, wall_clock=self.now)
+        # As strict as Telegram: a send over its limits is refused (and counted).
+        self.telegram.enforce_limits()
         self.app: Application | None = None
         self.starts = 0
         self._locales = locales
