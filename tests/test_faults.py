@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog.cache import RETRY_AFTER_FAILURE
 from bot.factory import Application
 from bot.orders.lifecycle import OPEN_STATUSES, OrderStatus
 from emulators.smsman import SmsManEmulator
@@ -79,7 +80,11 @@ async def test_polling_survives_provider_faults(
 
 @pytest.mark.parametrize("kind", PROVIDER_FAULTS)
 async def test_browsing_faults_offer_a_retry(
-    telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application, kind: str
+    telegram: TelegramEmulator,
+    smsman: SmsManEmulator,
+    bot_app: Application,
+    clock: FakeClock,
+    kind: str,
 ) -> None:
     user = telegram.user(ALLOWED_ID, language_code="en")
     await user.send("/start")
@@ -88,6 +93,11 @@ async def test_browsing_faults_offer_a_retry(
     inject(smsman, "countries", kind, times=1 if kind == "error_code" else 3)
     await (await user.tap("Buy a number")).answered()
     await user.wait_for_text("not answering", timeout=20)
+    asked = len(smsman.calls)
+    # A failure is remembered a few seconds: a tap meanwhile is answered without asking.
+    await (await user.tap("Try again")).answered()
+    assert len(smsman.calls) == asked
+    clock.advance(RETRY_AFTER_FAILURE)
     await (await user.tap("Try again")).answered()
     await user.wait_for_text("Choose a country")
 
