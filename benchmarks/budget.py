@@ -114,7 +114,7 @@ async def run(smoke: bool) -> list[Result]:
 
 
 async def run_steady(case: Steady) -> Result:
-    async with workdir() as tmp, emulators() as (telegram, smsman):
+    async with workdir() as tmp, emulators(smsman_rate=RATE) as (telegram, smsman):
         people = [telegram.user(FIRST_USER_ID + n).id for n in range(case.people)]
         progress(f"telegram_budget: {case.orders} open orders with cards for {case.people} people")
         await seed_orders(tmp / "bot.sqlite3", smsman, case.orders, people, cards=telegram)
@@ -140,7 +140,7 @@ async def run_steady(case: Steady) -> Result:
 
 
 async def run_burst(case: Burst) -> Result:
-    async with workdir() as tmp, emulators() as (telegram, smsman):
+    async with workdir() as tmp, emulators(smsman_rate=RATE) as (telegram, smsman):
         people = [telegram.user(FIRST_USER_ID + n).id for n in range(case.orders)]
         progress(f"telegram_budget: {case.orders} open orders with cards, one per person")
         requests = await seed_orders(

@@ -105,16 +105,25 @@ async def workdir() -> AsyncIterator[Path]:
         yield Path(path)
 
 
+# The bot's SMSMAN_MAX_RPS when a benchmark leaves it at its default.
+DEFAULT_SMSMAN_RATE: float = Settings.model_fields["smsman_max_rps"].default
+
+
 @asynccontextmanager
 async def emulators(
-    catalog: Catalog = DEFAULT_CATALOG,
+    catalog: Catalog = DEFAULT_CATALOG, *, smsman_rate: float = DEFAULT_SMSMAN_RATE
 ) -> AsyncIterator[tuple[TelegramEmulator, SmsManEmulator]]:
-    """Both emulators, listening on 127.0.0.1 in this process."""
+    """Both emulators, listening on 127.0.0.1 in this process; SMS-man refuses what goes over
+    `smsman_rate` (the bot's SMSMAN_MAX_RPS), and a benchmark it had to refuse fails."""
     async with (
         TelegramEmulator(DEFAULT_TOKEN) as telegram,
-        SmsManEmulator(token=SMSMAN_TOKEN, catalog=catalog) as smsman,
+        SmsManEmulator(token=SMSMAN_TOKEN, catalog=catalog, max_rps=smsman_rate) as smsman,
     ):
         yield telegram, smsman
+    if smsman.rate_refusals:
+        raise RuntimeError(
+            f"SMS-man refused {smsman.rate_refusals} requests over {smsman_rate:g} a second"
+        )
 
 
 def bot_env(

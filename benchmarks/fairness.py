@@ -29,7 +29,7 @@ from benchmarks.common import (
     workdir,
 )
 from benchmarks.delivery import inject, wait_for_pushes
-from emulators.smsman import Catalog, SmsManEmulator
+from emulators.smsman import Catalog
 from emulators.telegram import ChatMessage, SimUser, TelegramEmulator
 from keyboards.callbacks import AppsCb
 
@@ -157,7 +157,7 @@ async def run(smoke: bool) -> list[Result]:
 
 async def run_case(size: Size, *, flood: bool) -> Run:
     catalog = large_catalog(size.countries, size.apps)
-    async with workdir() as tmp, emulators(catalog) as (telegram, smsman):
+    async with workdir() as tmp, emulators(catalog, smsman_rate=RATE) as (telegram, smsman):
         database = tmp / "bot.sqlite3"
         owners = [telegram.user(FIRST_USER_ID + n).id for n in range(min(OWNERS, size.orders))]
         request_ids = await seed_orders(database, smsman, size.orders, owners, cards=telegram)
@@ -182,7 +182,7 @@ async def run_case(size: Size, *, flood: bool) -> Run:
             taps = await tapper.stop()
             peak = bot.peak_rss_mb()
             calls = [call.time for call in smsman.calls[calls_from:]]
-            refused = provider_refusals(smsman)
+            refused = smsman.rate_refusals
         growth = file_mb(database) - seeded_mb
     ended = time.monotonic()
     latencies = [pushed.get(code, ended) - at for code, at in injected.items()]
@@ -215,11 +215,6 @@ def catalog_searches(catalog: Catalog) -> list[str]:
     titles = [c.title for c in catalog.countries.values()]
     titles += [a.title for a in catalog.applications.values()]
     return shared_starts(titles, 10) or ["a"]
-
-
-def provider_refusals(smsman: SmsManEmulator) -> int:
-    """What the emulator refused for coming over its rate (0 where it enforces none)."""
-    return int(getattr(smsman, "rate_refusals", 0))
 
 
 def file_mb(database: Path) -> float:

@@ -33,6 +33,7 @@ from keyboards.callbacks import AppsCb, CountriesCb, MenuAction, MenuCb
 
 TARGET_MS = 20.0
 SOLD = 20
+RATE = 200
 STEP_TIMEOUT = 30.0
 # Bot API calls that show a screen: an edited menu, or a new message for typed text.
 DRAWS = frozenset({"editMessageText", "sendMessage"})
@@ -157,7 +158,7 @@ def bot_settings(
         "smsman_api_url": smsman.control_url,
         "database_path": tmp / "bot.sqlite3",
         "allowed_user_ids": [user_id],
-        "smsman_max_rps": 200,
+        "smsman_max_rps": RATE,
     }
     values |= {name.lower(): value for name, value in UNPACED.items()}
     return Settings(_env_file=None, **values)
@@ -178,7 +179,7 @@ async def run(smoke: bool) -> list[Result]:
         # in the tests' run_bot, so every measured step reads warm caches.
         return started_at
 
-    async with workdir() as tmp, emulators(catalog) as (telegram, smsman):
+    async with workdir() as tmp, emulators(catalog, smsman_rate=RATE) as (telegram, smsman):
         user = telegram.user(FIRST_USER_ID)
         # Other people's purchases, so the pickers' first pages carry this bot's most bought.
         await seed_orders(tmp / "bot.sqlite3", smsman, SOLD, [FIRST_USER_ID + 1])

@@ -21,6 +21,7 @@ from benchmarks.common import (
 )
 
 USERS = 100
+RATE = 200
 TARGET_S = 2.0
 TARGET_MB = 150.0
 
@@ -38,7 +39,7 @@ SMOKE = Size(orders=200, polling_s=1.0)
 
 async def run(smoke: bool) -> list[Result]:
     size = SMOKE if smoke else FULL
-    async with workdir() as tmp, emulators() as (telegram, smsman):
+    async with workdir() as tmp, emulators(smsman_rate=RATE) as (telegram, smsman):
         users = [telegram.user(FIRST_USER_ID + n) for n in range(USERS)]
         progress(f"resume_and_memory: seeding {size.orders} open orders")
         await seed_orders(tmp / "bot.sqlite3", smsman, size.orders, [user.id for user in users])
@@ -48,7 +49,7 @@ async def run(smoke: bool) -> list[Result]:
             tmp / "bot.sqlite3",
             [user.id for user in users],
             POLL_INTERVAL_SECONDS="1",
-            SMSMAN_MAX_RPS="200",
+            SMSMAN_MAX_RPS=str(RATE),
             **UNPACED,
         )
         progress("resume_and_memory: starting the bot")

@@ -74,8 +74,8 @@ class Metrics:
         )
         self.smsman_calls = Counter(
             f"{PREFIX}_smsman_calls",
-            "SMS-man requests, by endpoint and outcome (ok, refused, timeout, unavailable, "
-            "malformed)",
+            "SMS-man requests, by endpoint and outcome (ok, refused, rate_limited, timeout, "
+            "unavailable, malformed)",
             ["endpoint", "outcome"],
             registry=r,
         )

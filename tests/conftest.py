@@ -20,6 +20,8 @@ from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 from setup import compile_catalogs
 
 SMSMAN_TOKEN = "test-token"
+# The bot's SMSMAN_MAX_RPS in the tests, and the limit the SMS-man emulator enforces on it.
+SMSMAN_MAX_RPS = 200
 # The environment variable of every setting, so tests can keep a developer's own out.
 SETTING_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 ADMIN_ID = 1000
@@ -55,8 +57,10 @@ def compiled_catalogs() -> None:
 
 @pytest.fixture
 async def smsman() -> AsyncIterator[SmsManEmulator]:
-    async with SmsManEmulator(token=SMSMAN_TOKEN) as emulator:
+    """Refusing what goes over the bot's rate, so every test proves the bot stays under it."""
+    async with SmsManEmulator(token=SMSMAN_TOKEN, max_rps=SMSMAN_MAX_RPS) as emulator:
         yield emulator
+    assert emulator.rate_refusals == 0, "the bot went over SMSMAN_MAX_RPS"
 
 
 @pytest.fixture
@@ -87,7 +91,7 @@ def make_settings(
         "admin_ids": [ADMIN_ID],
         "allowed_user_ids": [ALLOWED_ID],
         "poll_interval_seconds": 0.05,
-        "smsman_max_rps": 200,
+        "smsman_max_rps": SMSMAN_MAX_RPS,
         # The emulator enforces no send limits unless a test switches them on: nor does the bot.
         **{name.lower(): value for name, value in UNPACED.items()},
         **overrides,

@@ -25,6 +25,7 @@ FIELDS: dict[str, dict[str, type]] = {
         "p99_over_bound": float,
         "max_rps_seen": int,
         "rate_limit": int,
+        "refused": int,
         "cpu_s_per_1000_polls": float,
     },
     "resume_and_memory": {"orders": int, "resume_s": float, "peak_rss_mb": float},

@@ -10,12 +10,23 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.catalog.cache import NAMES_TTL, PRICES_TTL, RETRY_AFTER_FAILURE, VIEWS_KEPT, Catalog
+from bot.catalog.cache import (
+    NAMES_TTL,
+    PRICES_TTL,
+    RETRY_AFTER_FAILURE,
+    VIEWS_KEPT,
+    Cached,
+    Catalog,
+)
+from bot.logs import USER_ID
 from bot.smsman.client import SmsManClient
 from bot.smsman.errors import ProviderUnavailable
 from bot.smsman.ratelimit import RateLimiter
-from emulators.smsman import SmsManEmulator
-from tests.conftest import SMSMAN_TOKEN, FakeClock
+from emulators.smsman import COUNTRIES, SmsManEmulator
+from tests.conftest import SMSMAN_MAX_RPS, SMSMAN_TOKEN, FakeClock
+from tests.sim.effects import Effects
+from tests.sim.loop import virtual_loop
+from tests.sim.smsman_transport import InProcessTransport
 
 USA, TELEGRAM = 5, 3
 
@@ -28,7 +39,11 @@ async def no_sleep(_seconds: float) -> None:
 async def catalog(smsman: SmsManEmulator, clock: FakeClock) -> AsyncIterator[Catalog]:
     async with httpx.AsyncClient() as http:
         client = SmsManClient(
-            http, smsman.control_url, SecretStr(SMSMAN_TOKEN), RateLimiter(1000), sleep=no_sleep
+            http,
+            smsman.control_url,
+            SecretStr(SMSMAN_TOKEN),
+            RateLimiter(SMSMAN_MAX_RPS),
+            sleep=no_sleep,
         )
         yield Catalog(client, clock, "RUB")
 
@@ -149,3 +164,106 @@ async def test_cheapest_countries_follow_a_price_refresh(
     cheapest = (await catalog.cheapest_countries(TELEGRAM))[0]
     assert (cheapest.country_id, cheapest.cost) == (USA, Decimal("0.01"))
     assert await catalog.cheapest_countries(10_000_000) == ()
+
+
+async def test_waiters_share_one_fetch_and_its_failure(
+    catalog: Catalog, smsman: SmsManEmulator
+) -> None:
+    """Each waiter used to fetch again after the one before failed: five taps on a catalog
+    SMS-man cannot give made five times the requests."""
+    smsman.fail_next("countries", "http_500", times=3)
+    answers = await asyncio.gather(*(catalog.countries() for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(answer, ProviderUnavailable) for answer in answers), answers
+    assert calls(smsman, "countries") == 3, "one fetch, its three attempts"
+
+
+async def test_a_failure_with_nothing_cached_is_remembered_a_few_seconds(
+    catalog: Catalog, smsman: SmsManEmulator, clock: FakeClock
+) -> None:
+    smsman.fail_next("get-prices", "http_502", times=3)
+    with pytest.raises(ProviderUnavailable):
+        await catalog.prices(USA)
+    clock.advance(RETRY_AFTER_FAILURE / 2)
+    with pytest.raises(ProviderUnavailable):
+        await catalog.prices(USA)
+    assert calls(smsman, "get-prices") == 3, "answered from memory"
+    clock.advance(RETRY_AFTER_FAILURE)
+    assert await catalog.prices(USA)
+    assert calls(smsman, "get-prices") == 4
+
+
+async def test_any_failure_serves_the_last_good_copy() -> None:
+    """A fetch that fails in a way nobody foresaw (a parsing bug, say) is SMS-man's catalog
+    being unreadable: the last good copy, or with none the provider-error screen."""
+    clock = FakeClock()
+    cached: Cached[str] = Cached(ttl=60)
+
+    async def broken() -> str:
+        raise ValueError("a bug")
+
+    async def good() -> str:
+        return "catalog"
+
+    with pytest.raises(ProviderUnavailable, match="unreadable"):
+        await cached.get(clock, broken)
+    clock.advance(RETRY_AFTER_FAILURE + 1)
+    assert await cached.get(clock, good) == "catalog"
+    clock.advance(61)
+    assert await cached.get(clock, broken) == "catalog"
+
+
+def in_process_catalog(emulator: SmsManEmulator, limiter: RateLimiter) -> Catalog:
+    http = httpx.AsyncClient(transport=InProcessTransport(emulator, Effects()))
+    client = SmsManClient(
+        http, "http://smsman.invalid/control", SecretStr(SMSMAN_TOKEN), limiter, sleep=no_sleep
+    )
+    return Catalog(client, FakeClock(), "RUB")
+
+
+def test_a_shared_read_goes_at_the_turn_of_anyone_waiting_for_it() -> None:
+    """One person's ten uncached reads queue in their turn; another person's tap on the last
+    of those countries joins that read, which then goes at the second person's own turn."""
+
+    async def scenario() -> tuple[float, float]:
+        emulator = SmsManEmulator(token=SMSMAN_TOKEN, max_rps=1)
+        catalog = in_process_catalog(emulator, RateLimiter(1))
+        flood = sorted(COUNTRIES)[:10]
+
+        async def read(person: int, country: int) -> float:
+            USER_ID.set(person)
+            await catalog.prices(country)
+            return asyncio.get_running_loop().time()
+
+        floods = [asyncio.create_task(read(1, country)) for country in flood]
+        await asyncio.sleep(0)
+        mine = await read(2, flood[-1])
+        last = max(await asyncio.gather(*floods))
+        assert emulator.rate_refusals == 0
+        assert calls(emulator, "get-prices") == len(flood), "the shared read went once"
+        return mine, last
+
+    with virtual_loop() as loop:
+        mine, last = loop.run(scenario())
+    assert mine <= 2.01, "at the second person's first turn, not behind ten of the first's"
+    assert last >= 9
+
+
+def test_a_read_nobody_waits_for_any_more_leaves_the_queue() -> None:
+    async def scenario() -> None:
+        emulator = SmsManEmulator(token=SMSMAN_TOKEN, max_rps=1)
+        limiter = RateLimiter(1)
+        catalog = in_process_catalog(emulator, limiter)
+        await catalog.countries()  # the only unit counts for a second from now
+        tap = asyncio.create_task(catalog.prices(USA))
+        await asyncio.sleep(0.5)
+        assert limiter.waiting(background=False) == 1
+        tap.cancel()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert limiter.waiting(background=False) == 0
+        await asyncio.sleep(1)
+        assert calls(emulator, "get-prices") == 0, "cancelled before it was sent"
+        assert await catalog.prices(USA), "no failure remembered: asked afresh"
+
+    with virtual_loop() as loop:
+        loop.run(scenario())

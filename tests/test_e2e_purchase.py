@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog.cache import RETRY_AFTER_FAILURE
 from bot.factory import Application
 from bot.orders.lifecycle import OrderStatus
 from bot.storage.database import Database
@@ -307,7 +308,7 @@ async def test_provider_timeout_then_retry(
 
 
 async def test_provider_down_while_browsing_then_retry(
-    telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application
+    telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application, clock: FakeClock
 ) -> None:
     user = telegram.user(ALLOWED_ID, language_code="en")
     await user.send("/start")
@@ -315,6 +316,8 @@ async def test_provider_down_while_browsing_then_retry(
     smsman.fail_next("countries", "http_500", times=3)
     await (await user.tap("Buy a number")).answered()
     await user.wait_for_text("not answering")
+    # Once the failure is no longer remembered, SMS-man is asked again.
+    clock.advance(RETRY_AFTER_FAILURE)
     await (await user.tap("Try again")).answered()
     await user.wait_for_text("Choose a country")
 

@@ -8,15 +8,27 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog.cache import RETRY_AFTER_FAILURE
 from bot.factory import Application
 from bot.orders.lifecycle import OPEN_STATUSES, OrderStatus
 from emulators.smsman import SmsManEmulator
 from emulators.telegram import TelegramEmulator
-from tests.conftest import ALLOWED_ID, FakeClock, RunBot, make_settings
+from tests.conftest import ALLOWED_ID, SMSMAN_MAX_RPS, FakeClock, RunBot, make_settings
 from tests.flows import buy_number, labels, price_screen
 
 USA, TELEGRAM = 5, 3
-PROVIDER_FAULTS = ["timeout", "http_500", "http_502", "malformed", "html", "drop", "error_code"]
+PROVIDER_FAULTS = [
+    "timeout",
+    "http_500",
+    "http_502",
+    "malformed",
+    "html",
+    "drop",
+    "error_code",
+    "too_many_requests",
+]
+# Faults after which SMS-man certainly did nothing.
+NOT_DONE = ("error_code", "too_many_requests")
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +52,7 @@ async def test_purchase_faults_end_in_a_clear_message_and_a_terminal_order(
     await (await user.tap("Buy for")).answered()
     # Only an error answer says nothing was sold; after anything else the request may have
     # been carried out, and the person is told so rather than "nothing was charged".
-    refused = kind == "error_code"
+    refused = kind in NOT_DONE
     text = "could not complete the purchase" if refused else "did not confirm this purchase"
     failed = await user.wait_for_text(text)
     # A purchase that may have sold is bought again only through the price screen.
@@ -68,7 +80,11 @@ async def test_polling_survives_provider_faults(
 
 @pytest.mark.parametrize("kind", PROVIDER_FAULTS)
 async def test_browsing_faults_offer_a_retry(
-    telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application, kind: str
+    telegram: TelegramEmulator,
+    smsman: SmsManEmulator,
+    bot_app: Application,
+    clock: FakeClock,
+    kind: str,
 ) -> None:
     user = telegram.user(ALLOWED_ID, language_code="en")
     await user.send("/start")
@@ -77,6 +93,11 @@ async def test_browsing_faults_offer_a_retry(
     inject(smsman, "countries", kind, times=1 if kind == "error_code" else 3)
     await (await user.tap("Buy a number")).answered()
     await user.wait_for_text("not answering", timeout=20)
+    asked = len(smsman.calls)
+    # A failure is remembered a few seconds: a tap meanwhile is answered without asking.
+    await (await user.tap("Try again")).answered()
+    assert len(smsman.calls) == asked
+    clock.advance(RETRY_AFTER_FAILURE)
     await (await user.tap("Try again")).answered()
     await user.wait_for_text("Choose a country")
 
@@ -97,7 +118,9 @@ async def test_lost_purchase_expires_at_the_provider_and_the_books_balance(
     tmp_path: Path, telegram: TelegramEmulator, run_bot: RunBot
 ) -> None:
     emulator_clock = FakeClock(0.0)
-    async with SmsManEmulator(token="test-token", lifetime=600, clock=emulator_clock) as smsman:
+    async with SmsManEmulator(
+        token="test-token", lifetime=600, clock=emulator_clock, max_rps=SMSMAN_MAX_RPS
+    ) as smsman:
         smsman.set_stock(USA, TELEGRAM, count=5, cost=Decimal("12.50"))
         async with run_bot(make_settings(tmp_path, smsman, telegram)) as app:
             user = telegram.user(ALLOWED_ID, language_code="en")

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 USA, TELEGRAM = 5, 3
 # aiogram alone takes several seconds to import on a busy machine.
 START_TIMEOUT = 60.0
+PROCESS_MAX_RPS = 50
 
 StartBot = Callable[..., Awaitable[asyncio.subprocess.Process]]
 pytestmark = pytest.mark.usefixtures("compiled_catalogs")
@@ -41,8 +42,11 @@ def provider_clock() -> FakeClock:
 @pytest.fixture
 async def smsman(provider_clock: FakeClock) -> AsyncIterator[SmsManEmulator]:
     """The provider's own clock is the test's, so its requests expire when the test says."""
-    async with SmsManEmulator(token=SMSMAN_TOKEN, lifetime=600, clock=provider_clock) as emulator:
+    async with SmsManEmulator(
+        token=SMSMAN_TOKEN, lifetime=600, clock=provider_clock, max_rps=PROCESS_MAX_RPS
+    ) as emulator:
         yield emulator
+    assert emulator.rate_refusals == 0, "the bot went over SMSMAN_MAX_RPS"
 
 
 @pytest.fixture
@@ -59,7 +63,7 @@ async def start_bot(
         DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
         ALLOWED_USER_IDS=str(ALLOWED_ID),
         POLL_INTERVAL_SECONDS="0.1",
-        SMSMAN_MAX_RPS="50",
+        SMSMAN_MAX_RPS=str(PROCESS_MAX_RPS),
         LOG_LEVEL="INFO",
         # The emulator enforces no send limits here: nor does the bot.
         **UNPACED,

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from bot.metrics import Metrics
 from bot.smsman.client import SmsManClient
 from bot.smsman.errors import (
     LowBalance,
     NoNumbers,
     ProviderTimeout,
     ProviderUnavailable,
+    RateLimited,
     RequestNotFound,
     SmsManError,
     WrongStatus,
@@ -34,9 +37,9 @@ class CountingLimiter(RateLimiter):
         super().__init__(10_000)
         self.acquired = 0
 
-    async def acquire(self, *, background: bool = False) -> None:
+    def slot(self, *, background: bool = False) -> AbstractAsyncContextManager[None]:
         self.acquired += 1
-        await super().acquire(background=background)
+        return super().slot(background=background)
 
 
 class FakeClock:
@@ -285,6 +288,36 @@ async def test_get_number_is_never_retried(client: SmsManClient, emulator: SmsMa
     assert [c.endpoint for c in emulator.calls].count("get-number") == 1
     assert emulator.balance < before, "the provider charged although we never heard"
     assert len(emulator.requests) == 1
+
+
+async def test_a_refusal_for_our_rate_backs_every_call_off_and_is_retried(
+    http: httpx.AsyncClient, emulator: SmsManEmulator, limiter: CountingLimiter
+) -> None:
+    metrics = Metrics()
+    client = SmsManClient(
+        http, emulator.control_url, SecretStr(SMSMAN_TOKEN), limiter, metrics=metrics
+    )
+    emulator.fail_next("get-balance", "too_many_requests")
+    assert await client.get_balance() == Decimal("1000.00")
+    first, second = emulator.calls
+    assert first.answer == "fault:too_many_requests"
+    # The limiter paused for a window: the retry left no sooner, whatever the backoff.
+    assert second.arrived - first.arrived >= limiter.window
+    counted = metrics.registry.get_sample_value(
+        "smsman_bot_smsman_calls_total", {"endpoint": "get-balance", "outcome": "rate_limited"}
+    )
+    assert counted == 1
+
+
+async def test_a_purchase_refused_for_our_rate_was_not_made(
+    client: SmsManClient, emulator: SmsManEmulator
+) -> None:
+    emulator.fail_next("get-number", "too_many_requests")
+    with pytest.raises(RateLimited) as caught:
+        await client.get_number(USA, TELEGRAM)
+    assert not caught.value.outcome_unknown, "SMS-man said it did not do it"
+    assert [c.endpoint for c in emulator.calls] == ["get-number"], "never retried"
+    assert emulator.requests == []
 
 
 async def test_connection_refused_is_a_known_non_purchase(

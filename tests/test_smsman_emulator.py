@@ -29,6 +29,7 @@ from emulators.smsman import (
     SmsManEmulator,
 )
 from emulators.smsman.catalog import DEFAULT_OFFERS
+from tests.sim.loop import virtual_loop
 
 TOKEN = "test-token"
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,11 @@ NOT_FOUND = {
     "success": False,
     "error_code": "wrong_request_id",
     "error_msg": "Current request not exists",
+}
+TOO_MANY = {
+    "success": False,
+    "error_code": "too_many_requests",
+    "error_msg": "Too many requests, slow down",
 }
 WRONG_STATUS = {
     "success": False,
@@ -695,6 +701,19 @@ async def test_fault_empty_list(client: httpx.AsyncClient, emulator: SmsManEmula
     assert len(await call(client, "applications")) == len(APPLICATIONS)
 
 
+async def test_fault_too_many_requests_is_the_rate_limits_refusal(
+    client: httpx.AsyncClient, emulator: SmsManEmulator
+) -> None:
+    emulator.fail_next("get-number", "too_many_requests")
+    response = await client.get(
+        "/get-number", params={"token": TOKEN, "country_id": "1", "application_id": "3"}
+    )
+    assert response.status_code == 429
+    assert response.json() == TOO_MANY
+    assert emulator.requests == [], "refused, so not carried out"
+    assert emulator.rate_refusals == 0, "an injected fault, not the limit"
+
+
 async def test_fault_lost_response(client: httpx.AsyncClient, emulator: SmsManEmulator) -> None:
     emulator.fail_next("get-number", "lost_response")
     response = await client.get(
@@ -795,6 +814,64 @@ async def test_close_ends_a_pending_timeout_at_once(clock: FakeClock) -> None:
         await asyncio.wait_for(emulator.close(), 2.0)
         response = await asyncio.wait_for(pending, 2.0)
     assert response.json()["balance"] == "1000.00"
+
+
+# The optional rate limit
+
+
+async def test_no_rate_limit_unless_asked(
+    client: httpx.AsyncClient, emulator: SmsManEmulator
+) -> None:
+    answers = await asyncio.gather(*(call(client, "get-balance") for _ in range(50)))
+    assert all(answer["balance"] == "1000.00" for answer in answers)
+    assert emulator.rate_refusals == 0
+
+
+async def test_the_rate_limit_refuses_the_excess_with_429(clock: FakeClock) -> None:
+    async with (
+        SmsManEmulator(token=TOKEN, clock=clock, max_rps=3) as emulator,
+        httpx.AsyncClient(base_url=emulator.control_url, timeout=5.0, verify=TLS) as http,
+    ):
+        for _ in range(3):
+            await call(http, "get-balance")
+        refused = await http.get(
+            "/get-number", params={"token": TOKEN, "country_id": "1", "application_id": "3"}
+        )
+        assert refused.status_code == 429
+        assert refused.json() == TOO_MANY
+        assert emulator.requests == [], "a refused purchase is not made"
+        # Counted per token: another token's request is answered (here: refused as wrong).
+        other = await http.get("/get-balance", params={"token": "another"})
+        assert other.json()["error_code"] == "wrong_token"
+        assert emulator.rate_refusals == 1
+        answers = [c.answer for c in emulator.calls]
+        assert answers == ["ok", "ok", "ok", "too_many_requests", "wrong_token"]
+        arrived = [c.arrived for c in emulator.calls]
+        assert arrived == sorted(arrived)
+
+
+def test_the_rate_limit_window_slides_over_arrivals() -> None:
+    """Any one second, half open: a request exactly a second after the oldest counted one is
+    in a new window; a refused request does not count against later ones."""
+
+    async def scenario() -> list[int]:
+        emulator = SmsManEmulator(token=TOKEN, max_rps=3)
+        statuses = []
+        for at in (0.0, 0.5, 0.9, 0.95, 1.0, 1.45, 1.5, 1.9, 1.9):
+            await asyncio.sleep(at - asyncio.get_running_loop().time())
+            reply = await emulator.respond("get-balance", "GET", {"token": TOKEN})
+            statuses.append(reply.status)
+        assert emulator.rate_refusals == statuses.count(429)
+        return statuses
+
+    with virtual_loop() as loop:
+        statuses = loop.run(scenario())
+    assert statuses == [200, 200, 200, 429, 200, 429, 200, 200, 429]
+
+
+def test_the_rate_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        SmsManEmulator(max_rps=0)
 
 
 # Records and hooks
@@ -1042,6 +1119,8 @@ async def test_cli_serves_and_stops_cleanly(signum: signal.Signals) -> None:
         "cli-token",
         "--balance",
         "12.3",
+        "--max-rps",
+        "100",
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

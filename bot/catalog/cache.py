@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import operator
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -13,9 +14,11 @@ from typing import Generic, TypeVar, cast
 
 from bot.catalog.countries import iso_code
 from bot.clock import Clock
+from bot.logs import USER_ID
 from bot.smsman.client import SmsManClient
-from bot.smsman.errors import SmsManError
+from bot.smsman.errors import ProviderUnavailable, SmsManError
 from bot.smsman.models import Application, Price
+from bot.smsman.ratelimit import Party, on_behalf_of
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +26,9 @@ T = TypeVar("T")
 
 NAMES_TTL = 6 * 3600.0
 PRICES_TTL = 60.0
-# After a failed refresh the stale copy is served this long before the provider is asked again.
-RETRY_AFTER_FAILURE = 10.0
+# After a failed fetch, the stale copy (or, with none, the failure) is served this long before
+# the provider is asked again: a tap meanwhile costs no request.
+RETRY_AFTER_FAILURE = 5.0
 # Views built from the catalog (sorted, labelled pickers) kept at once; a view of a large
 # country's apps holds about a megabyte, and a miss only costs rebuilding it.
 VIEWS_KEPT = 32
@@ -37,32 +41,82 @@ class CatalogCountry:
     iso: str | None
 
 
-class _Cached(Generic[T]):
-    """One cached value with single-flight refresh and stale-on-error."""
+@dataclass(eq=False)
+class _Fetch(Generic[T]):
+    task: asyncio.Task[T]
+    party: Party
+    waiting: int = 0
+
+
+class Cached(Generic[T]):
+    """One cached value. One fetch in flight, shared by every caller waiting for it, and made
+    in each of their turns at the rate limiter (a `Party`), so joining someone's queued read
+    never puts a person behind that someone's queue. After a failure, of any kind, the last
+    good copy is served; with none, the failure itself is, without asking SMS-man again,
+    until RETRY_AFTER_FAILURE passes."""
 
     def __init__(self, ttl: float) -> None:
         self._ttl = ttl
         self._value: T | None = None
-        self._expires = float("-inf")
-        self._lock = asyncio.Lock()
+        self._expires = -math.inf
+        self._failure: SmsManError | None = None
+        self._failed_until = -math.inf
+        self._fetch: _Fetch[T] | None = None
 
     async def get(self, now: Clock, fetch: Callable[[], Awaitable[T]], *, fresh: bool = False) -> T:
+        """`fresh` skips the copy, not a fetch in flight (it left at most a round trip ago) nor
+        a failure just seen."""
         if not fresh and self._value is not None and now() < self._expires:
             return self._value
-        async with self._lock:
-            # Another caller may have refreshed it while this one waited for the lock.
-            if not fresh and self._value is not None and now() < self._expires:
+        if now() < self._failed_until:
+            if self._value is not None:
                 return self._value
-            try:
+            assert self._failure is not None
+            raise self._failure
+        shared = self._fetch
+        if shared is None:
+            party = Party(USER_ID.get())
+            task = asyncio.create_task(self._refresh(now, fetch, party))
+            shared = self._fetch = _Fetch(task, party)
+        else:
+            shared.party.join(USER_ID.get())
+        shared.waiting += 1
+        try:
+            return await asyncio.shield(shared.task)
+        finally:
+            shared.waiting -= 1
+            if not shared.waiting and not shared.task.done():
+                # Nobody waits for it any more (the taps were cancelled): it leaves the queue,
+                # and whoever asks next starts afresh.
+                shared.task.cancel()
+                if self._fetch is shared:
+                    self._fetch = None
+
+    async def _refresh(self, now: Clock, fetch: Callable[[], Awaitable[T]], party: Party) -> T:
+        try:
+            with on_behalf_of(party):
                 value = await fetch()
-            except SmsManError as exc:
-                if self._value is None:
-                    raise
-                log.warning("serving a stale catalog copy: %s", exc)
-                self._expires = now() + RETRY_AFTER_FAILURE
-                return self._value
-            self._value, self._expires = value, now() + self._ttl
-            return value
+        except Exception as exc:
+            failure = exc if isinstance(exc, SmsManError) else unreadable(exc)
+            self._failed_until = now() + RETRY_AFTER_FAILURE
+            if self._value is None:
+                self._failure = failure
+                raise failure from None
+            log.warning("serving a stale catalog copy: %s", failure)
+            return self._value
+        finally:
+            if self._fetch is not None and self._fetch.task is asyncio.current_task():
+                self._fetch = None
+        self._value, self._expires = value, now() + self._ttl
+        self._failed_until = -math.inf
+        return value
+
+
+def unreadable(exc: Exception) -> SmsManError:
+    """Anything else a fetch raised: a catalog we could not read, which people are told as
+    SMS-man not answering (and the log has the reason)."""
+    log.error("a catalog answer could not be read", exc_info=exc)
+    return ProviderUnavailable(f"SMS-man catalog: unreadable answer ({type(exc).__name__})")
 
 
 class Catalog:
@@ -85,10 +139,10 @@ class Catalog:
         self._clock = clock
         self.currency = currency
         self._prices_ttl = prices_ttl
-        self._countries: _Cached[dict[int, CatalogCountry]] = _Cached(names_ttl)
-        self._apps: _Cached[dict[int, Application]] = _Cached(names_ttl)
-        self._all_prices: _Cached[list[Price]] = _Cached(prices_ttl)
-        self._prices: dict[int, _Cached[dict[int, Price]]] = {}
+        self._countries: Cached[dict[int, CatalogCountry]] = Cached(names_ttl)
+        self._apps: Cached[dict[int, Application]] = Cached(names_ttl)
+        self._all_prices: Cached[list[Price]] = Cached(prices_ttl)
+        self._prices: dict[int, Cached[dict[int, Price]]] = {}
         self._views: OrderedDict[Hashable, tuple[tuple[object, ...], object]] = OrderedDict()
 
     def view(self, key: Hashable, sources: tuple[object, ...], build: Callable[[], T]) -> T:
@@ -119,7 +173,7 @@ class Catalog:
 
     async def prices(self, country_id: int, *, fresh: bool = False) -> dict[int, Price]:
         """Prices of one country by app id; `fresh` skips the cache (used right before a buy)."""
-        cached = self._prices.setdefault(country_id, _Cached(self._prices_ttl))
+        cached = self._prices.setdefault(country_id, Cached(self._prices_ttl))
 
         async def fetch() -> dict[int, Price]:
             rows = await self._smsman.get_prices(country_id=country_id)

@@ -46,3 +46,10 @@ class ProviderUnavailable(SmsManError):
 
 class ProviderTimeout(ProviderUnavailable):
     """The provider did not answer within the client's timeout."""
+
+
+class RateLimited(ProviderUnavailable):
+    """SMS-man refused the request for our request rate (HTTP 429): it was not carried out."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, outcome_unknown=False)

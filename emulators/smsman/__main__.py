@@ -14,10 +14,10 @@ from emulators.smsman.server import SmsManEmulator
 logger = logging.getLogger("emulators.smsman")
 
 
-def _positive_seconds(text: str) -> float:
+def _positive(text: str) -> float:
     value = float(text)
     if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -50,7 +50,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--balance", type=_amount, default=Decimal("1000"), help="in RUB")
     parser.add_argument(
         "--lifetime",
-        type=_positive_seconds,
+        type=_positive,
         default=1200.0,
         help="seconds a request lives before it expires",
     )
@@ -61,6 +61,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="deliver a random code this long after each purchase and each 'ready'",
     )
+    parser.add_argument(
+        "--max-rps",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="refuse (HTTP 429) what a token asks beyond N requests in any one second; "
+        "no limit by default, as SMS-man documents none",
+    )
     return parser.parse_args(argv)
 
 
@@ -70,7 +78,11 @@ async def _serve(args: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     emulator = SmsManEmulator(
-        token=args.token, balance=args.balance, lifetime=args.lifetime, sms_after=args.sms_after
+        token=args.token,
+        balance=args.balance,
+        lifetime=args.lifetime,
+        sms_after=args.sms_after,
+        max_rps=args.max_rps,
     )
     await emulator.start(args.host, args.port)
     try:

@@ -56,3 +56,8 @@ def request_not_found() -> ApiError:
 def wrong_status() -> ApiError:
     # Seen in one third-party client only; the emulator uses it for every refused status.
     return ApiError("wrong_status", "Invalid status transition")
+
+
+def too_many_requests() -> ApiError:
+    # Emulator choice, answered with HTTP 429: SMS-man documents no rate limit, nor a refusal.
+    return ApiError("too_many_requests", "Too many requests, slow down")

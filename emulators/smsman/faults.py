@@ -15,7 +15,8 @@ class FaultKind(StrEnum):
     malformed: 200 with broken JSON; html: 200 with an HTML page; timeout: no answer for
     `seconds`, then the call takes effect and answers if the client still waits; drop: the
     connection closes without an answer; error_code: 200 with the given code and msg;
-    empty_list: 200 with []; lost_response and late_answer: see below.
+    empty_list: 200 with []; too_many_requests: the 429 of the emulator's rate limit (the call
+    is not carried out); lost_response and late_answer: see below.
     """
 
     HTTP_500 = "http_500"
@@ -26,6 +27,7 @@ class FaultKind(StrEnum):
     DROP = "drop"
     ERROR_CODE = "error_code"
     EMPTY_LIST = "empty_list"
+    TOO_MANY_REQUESTS = "too_many_requests"
     # The call takes effect (a purchase is charged, a reject refunded), then the answer
     # is replaced by an HTTP 500: "the provider acted but we never heard".
     LOST_RESPONSE = "lost_response"

@@ -36,6 +36,7 @@ from emulators.smsman.state import (
     LedgerEntry,
     RequestStatus,
 )
+from emulators.smsman.throttle import RequestRate
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,11 @@ class SmsManEmulator:
         *,
         sms_after: float | None = None,
         catalog: Catalog = DEFAULT_CATALOG,
+        max_rps: float | None = None,
     ) -> None:
+        """`max_rps`: requests a token may make in any one second (on the event loop's clock,
+        the network's); the excess is answered 429 `too_many_requests`, not carried out, and
+        counted in `rate_refusals`. None (the default) for no limit, as SMS-man documents."""
         if sms_after is not None and not (math.isfinite(sms_after) and sms_after >= 0):
             raise ValueError(f"sms_after must be a non-negative number, not {sms_after!r}")
         self.token = token
@@ -95,6 +100,7 @@ class SmsManEmulator:
         self._sms_after = sms_after
         self._latency: dict[str, float] = {}
         self._faults = FaultPlan()
+        self._rate = RequestRate(max_rps)
         self._calls: list[Call] = []
         # Replaced at every call, so a waiter wakes once per call recorded after it started.
         self._called = asyncio.Event()
@@ -195,6 +201,11 @@ class SmsManEmulator:
     def calls(self) -> list[Call]:
         return list(self._calls)
 
+    @property
+    def rate_refusals(self) -> int:
+        """Requests refused for going over `max_rps` since the start (or the last reset)."""
+        return self._rate.refused
+
     async def wait_for_calls(
         self,
         endpoint: str,
@@ -270,6 +281,7 @@ class SmsManEmulator:
         self._calls.clear()
         self._latency.clear()
         self._faults.clear()
+        self._rate.reset()
         self._cancel_auto_sms()
 
     # HTTP
@@ -306,9 +318,15 @@ class SmsManEmulator:
         return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)
 
     async def respond(self, endpoint: str, http_method: str, params: Params) -> Reply:
-        """One control call, whatever carried it: latency, faults, the answer and the record."""
+        """One control call, whatever carried it: the rate limit, latency, faults, the answer
+        and the record."""
+        arrived = asyncio.get_running_loop().time()
+        record = functools.partial(self._record, endpoint, http_method, params, arrived=arrived)
+        if not self._rate.admit(params.get("token", ""), arrived):
+            record(errors.too_many_requests().code)
+            return _too_many_requests()
         if endpoint not in self._answers:
-            self._record(endpoint, http_method, params, "not_found")
+            record("not_found")
             missing = {
                 "success": False,
                 "error_code": "not_found",
@@ -320,10 +338,10 @@ class SmsManEmulator:
             await self._pause(latency)
         fault = self._faults.take(endpoint)
         if fault is not None:
-            self._record(endpoint, http_method, params, f"fault:{fault.kind}")
+            record(f"fault:{fault.kind}")
             return await self._faulty(endpoint, params, fault)
         body = self._answer(endpoint, params)
-        self._record(endpoint, http_method, params, _answer_kind(body))
+        record(_answer_kind(body))
         return _json_reply(body)
 
     async def _faulty(self, endpoint: str, params: Params, fault: Fault) -> Reply:
@@ -353,6 +371,8 @@ class SmsManEmulator:
                 return _json_reply(error)
             case FaultKind.EMPTY_LIST:
                 return _json_reply([])
+            case FaultKind.TOO_MANY_REQUESTS:
+                return _too_many_requests()
             case _:
                 assert_never(fault.kind)
 
@@ -362,9 +382,11 @@ class SmsManEmulator:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), seconds)
 
-    def _record(self, endpoint: str, method: str, params: Params, answer: str) -> None:
+    def _record(
+        self, endpoint: str, method: str, params: Params, answer: str, *, arrived: float
+    ) -> None:
         shown = {name: value for name, value in params.items() if name != "token"}
-        self._calls.append(Call(endpoint, method, shown, self._clock(), answer))
+        self._calls.append(Call(endpoint, method, shown, self._clock(), answer, arrived))
         self._called.set()
         self._called = asyncio.Event()
         logger.info("%s /control/%s %s -> %s", method, endpoint, shown, answer)
@@ -553,6 +575,7 @@ class SmsManEmulator:
                     "params": c.params,
                     "time": c.time,
                     "answer": c.answer,
+                    "arrived": c.arrived,
                 }
                 for c in self._calls
             ]
@@ -599,6 +622,10 @@ def _json_reply(body: object, status: int = 200) -> Reply:
 
 def _server_error() -> Reply:
     return Reply(status=500, body=SERVER_ERROR_JSON)
+
+
+def _too_many_requests() -> Reply:
+    return _json_reply(errors.too_many_requests().body(), status=429)
 
 
 def _answer_kind(body: object) -> str:

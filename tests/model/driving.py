@@ -149,6 +149,12 @@ class WorldModel(RuleBasedStateMachine):
 
     @invariant()
     @guarded
+    def within_smsmans_limit(self) -> None:
+        refused = self.world.smsman.rate_refusals
+        assert not refused, f"SMS-man refused {refused} requests over SMSMAN_MAX_RPS"
+
+    @invariant()
+    @guarded
     def within_telegrams_limits(self) -> None:
         flood = self.world.telegram.flood
         assert flood is not None

@@ -14,7 +14,7 @@ import httpx
 
 from bot.config import Settings
 from bot.factory import SMSMAN_TIMEOUT, Application
-from emulators.smsman import SmsManEmulator
+from emulators.smsman import DEFAULT_CATALOG, Catalog, SmsManEmulator
 from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
 from tests.conftest import ADMIN_ID, ALLOWED_ID, SMSMAN_TOKEN
 from tests.sim import sqlite
@@ -38,7 +38,8 @@ class World:
     Drive it from sync code (hypothesis rules): `run(coroutine)`, `advance(seconds)`,
     `open()` to start the bot, `crash()` to kill it at once, `stop()` to stop it cleanly.
     Settings are production's except for the tokens, ids and file (see `settings`); pass
-    overrides as keywords. The same calls in the same order replay the same run.
+    overrides as keywords, and SMS-man's catalog as `catalog`. The same calls in the same
+    order replay the same run.
     """
 
     def __init__(
@@ -48,15 +49,12 @@ class World:
         *,
         seed: int = 0,
         smsman_timeout: httpx.Timeout = SMSMAN_TIMEOUT,
+        catalog: Catalog = DEFAULT_CATALOG,
         **settings: Any,
     ) -> None:
         self.loop = VirtualTimeLoop()
         self.effects = Effects()
         self.loop.set_task_factory(self._new_task)
-        self.smsman = SmsManEmulator(token=SMSMAN_TOKEN, clock=self.loop.time)
-        self.telegram = TelegramEmulator(DEFAULT_TOKEN, wall_clock=self.now)
-        # As strict as Telegram: a send over its limits is refused (and counted).
-        self.telegram.enforce_limits()
         values: dict[str, Any] = {
             "bot_token": DEFAULT_TOKEN,
             "smsman_token": SMSMAN_TOKEN,
@@ -69,6 +67,16 @@ class World:
             **settings,
         }
         self.settings = Settings(_env_file=None, **values)
+        # As strict as SMS-man would be with a limit: a request over the bot's rate is refused.
+        self.smsman = SmsManEmulator(
+            token=SMSMAN_TOKEN,
+            clock=self.loop.time,
+            catalog=catalog,
+            max_rps=self.settings.smsman_max_rps,
+        )
+        self.telegram = TelegramEmulator(DEFAULT_TOKEN, wall_clock=self.now)
+        # As strict as Telegram: a send over its limits is refused (and counted).
+        self.telegram.enforce_limits()
         self.app: Application | None = None
         self.starts = 0
         self._locales = locales
