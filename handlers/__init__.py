@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import (
     admin,
     errors,
+    moderation,
     orders,
     owner_wallet,
     pickers,
@@ -26,6 +27,7 @@ def get_routers() -> list[Router]:
         pickers.build_router(),
         start.build_router(),
         admin.build_router(),
+        moderation.build_router(),
         owner_wallet.build_router(),
         settings.build_router(),
         orders.build_router(),

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.orders.lifecycle import OPEN_STATUSES, OrderStatus
+from bot.storage.blocked import BlockedQueries
 from bot.storage.records import (
     Code,
     LedgerKind,
@@ -51,7 +52,7 @@ def _keep(cache: dict[K, V], key: K, value: V) -> V:
     return value
 
 
-class Database(WalletQueries):
+class Database(WalletQueries, BlockedQueries):
     """One connection per process; writes take turns, so a transaction holds only its own.
 
     All coroutines share the connection, and sqlite has one transaction per connection: a
