@@ -50,6 +50,7 @@ from bot.telegram.gate import UPDATE_TASKS, Gate
 from bot.telegram.inflight import InFlight
 from bot.telegram.observe import ObserveCalls, ObserveUpdates
 from bot.telegram.pacer import Limits, Pacer
+from bot.telegram.private_chats import PrivateChatsOnly
 from bot.telegram.response_types import KeepResponseTypes
 from bot.wallet.charges import price_to_person
 from bot.wallet.owner import WalletDesk
@@ -104,13 +105,14 @@ def create_dispatcher(
     )
     dp.include_routers(*get_routers())
     # Outer middlewares run in this order. Updates waiting at the gate count as in flight, so
-    # a stop lets them finish; the gate comes before anything that does work (the language
-    # middleware writes a new person's row).
+    # a stop lets them finish; the gate and the private-chat check come before anything that
+    # does work (the language middleware writes a new person's row).
     dp.update.outer_middleware(ObserveUpdates(metrics))
     in_flight = InFlight()
     dp["in_flight"] = in_flight
     dp.update.outer_middleware(in_flight)
     dp.update.outer_middleware(Gate(blocked=blocklist.__contains__, i18n=i18n, db=db, clock=clock))
+    dp.update.outer_middleware(PrivateChatsOnly(i18n, db, clock))
     UserLanguageMiddleware(i18n, db, clock).setup(dp)
     dp.callback_query.middleware(AnswerCallbacks())
     dp.startup.register(_on_startup)

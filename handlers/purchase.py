@@ -24,7 +24,7 @@ from bot.storage.records import Quote, SavedPair
 from bot.telegram.callback_answer import Answer
 from handlers.access import BuyersOnly
 from handlers.listings import country_label
-from handlers.render import show
+from handlers.render import show, tapped_in_private
 from handlers.texts import no_access_text, unavailable_text
 from keyboards.callbacks import (
     AgainCb,
@@ -382,7 +382,10 @@ async def on_purchase(
 ) -> None:
     """Buy on a quote, or once more on the terms of a failed order (Try again)."""
     user_id = query.from_user.id
-    message_id = query.message.message_id if query.message else 0
+    # The card is drawn on the tapped message, and redrawn there later: only in the person's
+    # private chat (elsewhere it is sent there fresh, and not redrawn).
+    tapped = tapped_in_private(query)
+    message_id = tapped.message_id if tapped else None
 
     async def buying() -> None:
         # The provider may take seconds: stop the spinner before asking it.
