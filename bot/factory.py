@@ -41,6 +41,7 @@ from bot.owner.access import Access
 from bot.owner.alerts import AdminAlerts
 from bot.owner.blocklist import Blocklist
 from bot.owner.provider_float import ProviderFloat
+from bot.person_rates import PersonRates
 from bot.smsman.client import SmsManClient
 from bot.smsman.ratelimit import RateLimiter
 from bot.storage.database import Database
@@ -243,6 +244,7 @@ class Application:
             clock=clock,
             metrics=metrics,
             blocklist=blocklist,
+            rates=PersonRates.on(clock),
             catalog=catalog,
             alerts=alerts,
             orders=orders,
