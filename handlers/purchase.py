@@ -14,7 +14,7 @@ from bot.catalog.cache import Catalog
 from bot.catalog.countries import country_name, flag
 from bot.clock import Clock
 from bot.money import format_money
-from bot.orders.cards import card_text, countdown_hours, may_be_charged
+from bot.orders.cards import card_text, countdown_hours, held_until, may_be_charged
 from bot.orders.lifecycle import Tell
 from bot.orders.limits import Limit, Refusal
 from bot.orders.purchase import Purchases
@@ -273,8 +273,21 @@ async def on_save(
 
 
 def refusal_text(refusal: Refusal, now: float) -> str:
-    """Which limit stopped the purchase, and when it frees up."""
+    """Which limit stopped the purchase (or the give-back), and when it frees up."""
     currency = refusal.currency
+    if refusal.limit is Limit.CANCELS:
+        count = int(refusal.allowed)
+        return ngettext(
+            "⛔ You have given back {count} number in the last hour, the most allowed: each one "
+            "costs this bot's standing with SMS-man. You can cancel again at {until} ({left}). "
+            "This number is released at its deadline anyway, and the money returned if no code "
+            "came.",
+            "⛔ You have given back {count} numbers in the last hour, the most allowed: each one "
+            "costs this bot's standing with SMS-man. You can cancel again at {until} ({left}). "
+            "This number is released at its deadline anyway, and the money returned if no code "
+            "came.",
+            count,
+        ).format(count=count, **held_until(refusal.resets_at or now, now))
     if refusal.limit is Limit.MAX_PRICE:
         return _(
             "⛔ This number costs more than the most one purchase may cost here ({limit})."
