@@ -1,5 +1,4 @@
-"""People flooding a public bot, end to end: a polite person's codes still go out at once, a
-flooder is held to a few updates and told once to slow down, and nobody draws a 429."""
+"""Floods end to end: a polite person's codes still go out, a flooder is held and told once."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""End to end: the bot in a group answers with one line pointing to the private chat, and
-draws nothing there, buys nothing, writes nothing."""
+"""End to end: in a group, one line pointing to the private chat; nothing drawn there, ever."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The gate searched by a stateful model: people's updates arrive, finish, are cancelled, in any
-order; after every step each person's bounds hold, nothing is lost unanswered, order is kept."""
+"""The gate searched by a stateful model: bounds, every tap answered, order, after every step."""
 
 from __future__ import annotations
 
