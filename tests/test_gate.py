@@ -292,7 +292,7 @@ def test_the_gate_keeps_its_bounds_and_answers_every_tap(locales: Path) -> None:
     run_state_machine_as_test(
         GateModel,
         settings=settings(
-            max_examples=60,
+            max_examples=40,
             stateful_step_count=30,
             deadline=None,
             derandomize=True,
