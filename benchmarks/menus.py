@@ -27,6 +27,7 @@ from benchmarks.common import (
 )
 from bot.config import Settings
 from bot.factory import Application
+from bot.person_rates import SEARCHES_PER_SECOND
 from emulators.smsman import SmsManEmulator
 from emulators.telegram import DEFAULT_TOKEN, Call, ChatMessage, SimUser, TelegramEmulator
 from keyboards.callbacks import AppsCb, CountriesCb, MenuAction, MenuCb
@@ -86,14 +87,32 @@ class Handled(BaseMiddleware):
                 await self._changed.wait()
 
 
+class StandingClock:
+    """The bot's clock: it stands still, as in the tests' run_bot, so every measured step reads
+    warm caches (cached prices would expire after a minute of wall time), and moves only when
+    the person types, by what the bot's limit on typed searches asks between two."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def before_a_search(self) -> None:
+        self.now += 1 / SEARCHES_PER_SECOND
+
+
 class Person:
     """One person working the menus, one step at a time, each timed from its update being
     queued at the Telegram emulator to the bot's redraw arriving there."""
 
-    def __init__(self, telegram: TelegramEmulator, user: SimUser, handled: Handled) -> None:
+    def __init__(
+        self, telegram: TelegramEmulator, user: SimUser, handled: Handled, clock: StandingClock
+    ) -> None:
         self.telegram = telegram
         self.user = user
         self.handled = handled
+        self.clock = clock
         self.updates = 0
         self.picker: ChatMessage | None = None
 
@@ -115,6 +134,7 @@ class Person:
         return ms
 
     async def search(self, text: str) -> float:
+        self.clock.before_a_search()
         ms, answer = await self._step(lambda: self.telegram.user_sends(self.user.chat, text))
         if "🔎" not in str(answer.params.get("text")):
             raise RuntimeError(f"searching {text!r} did not list matches")
@@ -172,25 +192,17 @@ async def run(smoke: bool) -> list[Result]:
     opened = countries[:: len(countries) // size.opened][: size.opened]
     country_searches = shared_starts((c.title for c in catalog.countries.values()), SEARCHES)
     app_searches = shared_starts((a.title for a in catalog.applications.values()), SEARCHES)
-    started_at = time.time()
-
-    def frozen_clock() -> float:
-        # Cached prices would expire after a minute of wall time: the clock stands still, as
-        # in the tests' run_bot, so every measured step reads warm caches.
-        return started_at
-
+    clock = StandingClock()
     async with workdir() as tmp, emulators(catalog, smsman_rate=RATE) as (telegram, smsman):
         user = telegram.user(FIRST_USER_ID)
         # Other people's purchases, so the pickers' first pages carry this bot's most bought.
         await seed_orders(tmp / "bot.sqlite3", smsman, SOLD, [FIRST_USER_ID + 1])
-        app = await Application.open(
-            bot_settings(tmp, telegram, smsman, user.id), clock=frozen_clock
-        )
+        app = await Application.open(bot_settings(tmp, telegram, smsman, user.id), clock=clock)
         handled = Handled()
         app.dp.update.outer_middleware(handled)
         polling = asyncio.create_task(app.run_polling(handle_signals=False))
         try:
-            person = Person(telegram, user, handled)
+            person = Person(telegram, user, handled, clock)
             await person.open_picker()
 
             def round_of(n: int) -> Awaitable[list[Step]]:

@@ -53,8 +53,10 @@ class Size:
             raise ValueError("updates must be a multiple of twice the users")
 
 
-FULL = Size(users=50, updates=1000, rounds=7)
-SMOKE = Size(users=2, updates=20, rounds=1)
+# Two flips a person at once: what the bot handles of one person at a time (bot.telegram.gate),
+# so every update is a page drawn, not one waiting or answered without a word.
+FULL = Size(users=500, updates=1000, rounds=7)
+SMOKE = Size(users=10, updates=20, rounds=1)
 
 
 @dataclass(frozen=True)

@@ -40,15 +40,19 @@ from bot.orders.purchase import Purchases
 from bot.orders.service import OrderService
 from bot.owner.access import Access
 from bot.owner.alerts import AdminAlerts
+from bot.owner.blocklist import Blocklist
 from bot.owner.provider_float import ProviderFloat
+from bot.person_rates import PersonRates
 from bot.smsman.client import SmsManClient
 from bot.smsman.ratelimit import RateLimiter
 from bot.storage.database import Database
 from bot.telegram.callback_answer import AnswerCallbacks
 from bot.telegram.commands import set_commands
+from bot.telegram.gate import UPDATE_TASKS, Gate
 from bot.telegram.inflight import InFlight
 from bot.telegram.observe import ObserveCalls, ObserveUpdates
 from bot.telegram.pacer import Limits, Pacer
+from bot.telegram.private_chats import PrivateChatsOnly
 from bot.telegram.response_types import KeepResponseTypes
 from bot.wallet.charges import price_to_person
 from bot.wallet.owner import WalletDesk
@@ -95,17 +99,25 @@ def create_dispatcher(
     i18n: I18n,
     clock: Clock,
     metrics: Metrics,
+    blocklist: Blocklist,
     **services: Any,
 ) -> Dispatcher:
     # Handlers get services, never the SMS-man client: only the services talk to the provider.
-    dp = Dispatcher(settings=settings, db=db, i18n=i18n, clock=clock, **services)
+    dp = Dispatcher(
+        settings=settings, db=db, i18n=i18n, clock=clock, blocklist=blocklist, **services
+    )
     dp.include_routers(*get_routers())
+    # Outer middlewares run in this order. Updates waiting at the gate count as in flight, so
+    # a stop lets them finish; the gate and the private-chat check come before anything that
+    # does work (the language middleware writes a new person's row).
     dp.update.outer_middleware(ObserveUpdates(metrics))
-    UserLanguageMiddleware(i18n, db, clock).setup(dp)
-    dp.callback_query.middleware(AnswerCallbacks())
     in_flight = InFlight()
     dp["in_flight"] = in_flight
     dp.update.outer_middleware(in_flight)
+    dp.update.outer_middleware(Gate(blocked=blocklist.__contains__, i18n=i18n, db=db, clock=clock))
+    dp.update.outer_middleware(PrivateChatsOnly(i18n, db, clock))
+    UserLanguageMiddleware(i18n, db, clock).setup(dp)
+    dp.callback_query.middleware(AnswerCallbacks())
     dp.startup.register(_on_startup)
     dp.shutdown.register(_on_shutdown)
     return dp
@@ -184,6 +196,7 @@ class Application:
         i18n = create_i18n(settings.default_locale, locales)
         metrics = Metrics(clock)
         db = await Database.open(settings.database_path, connect=connect_db)
+        blocklist = await Blocklist.load(db, settings, clock)
         http = httpx.AsyncClient(timeout=smsman_timeout, transport=smsman_transport)
         smsman = SmsManClient(
             http,
@@ -240,6 +253,8 @@ class Application:
             i18n=i18n,
             clock=clock,
             metrics=metrics,
+            blocklist=blocklist,
+            rates=PersonRates.on(clock),
             catalog=catalog,
             alerts=alerts,
             orders=orders,
@@ -286,7 +301,12 @@ class Application:
         # (its pending updates stay queued for us).
         await self.bot.delete_webhook(drop_pending_updates=False)
         polling = asyncio.create_task(
-            self.dp.start_polling(self.bot, handle_signals=handle_signals, close_bot_session=False)
+            self.dp.start_polling(
+                self.bot,
+                handle_signals=handle_signals,
+                close_bot_session=False,
+                tasks_concurrency_limit=UPDATE_TASKS,
+            )
         )
         stopped = asyncio.create_task(self._stop.wait())
         try:

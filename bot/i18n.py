@@ -30,6 +30,14 @@ def create_i18n(default_locale: str, path: Path = LOCALES_DIR) -> I18n:
     return I18n(path=path, default_locale=default_locale, domain=DOMAIN)
 
 
+async def person_locale(i18n: I18n, db: Database, user: User) -> str:
+    """The language a person chose, or Telegram's guess for someone the bot does not know
+    yet; reads and never writes, for those the bot answers before their first real update."""
+    record = await db.get_user(user.id)
+    language = record.language if record else normalize_language(user.language_code)
+    return language if language in i18n.available_locales else i18n.default_locale
+
+
 class UserLanguageMiddleware(I18nMiddleware):
     """Language stored per user; the first contact takes it from Telegram's `language_code`."""
 

@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import (
     admin,
     errors,
+    moderation,
     orders,
     owner_lists,
     owner_wallet,
@@ -28,6 +29,7 @@ def get_routers() -> list[Router]:
         start.build_router(),
         admin.build_router(),
         owner_lists.build_router(),
+        moderation.build_router(),
         owner_wallet.build_router(),
         settings.build_router(),
         orders.build_router(),

@@ -20,6 +20,7 @@ from bot.storage.database import Database
 from bot.storage.records import Order
 from bot.telegram.callback_answer import Answer
 from handlers.errors import on_stale_button
+from handlers.purchase import refusal_text
 from handlers.render import show
 from keyboards.callbacks import HistoryCb, MenuAction, MenuCb, OrderAction, OrderCb
 from keyboards.orders import card_keyboard, history_keyboard, numbers_keyboard
@@ -97,6 +98,8 @@ async def act_on_order(
     note = None
     if result.tell is Tell.TRY_LATER:
         note = _("📡 SMS-man is not answering right now. Please try again in a moment.")
+    elif result.tell is Tell.LIMIT and result.refusal is not None:
+        note = refusal_text(result.refusal, clock())
     await show_card(query, result.order, db, clock, locale, note=note)
 
 

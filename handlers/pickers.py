@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import F, Router, html
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
@@ -12,6 +14,7 @@ from bot.catalog.cache import Catalog
 from bot.catalog.popular import Popularity
 from bot.config import Settings
 from bot.orders.purchase import Purchases
+from bot.person_rates import PersonRates
 from bot.storage.database import Database
 from bot.telegram.callback_answer import Answer
 from handlers import listings
@@ -31,6 +34,8 @@ from keyboards.callbacks import (
     PriceCb,
 )
 from keyboards.menus import back_to_menu, main_menu
+
+log = logging.getLogger(__name__)
 
 
 async def present(
@@ -135,9 +140,17 @@ async def on_text(
     purchases: Purchases,
     settings: Settings,
     i18n: I18n,
+    rates: PersonRates,
 ) -> None:
     """Typed text searches the picker on screen; one match is chosen at once."""
     user = message.from_user
+    if user is not None and rates.search.take(user.id) > 0:
+        log.info("search by %s dropped: too fast", user.id)
+        if rates.search_notice.take(user.id) == 0:
+            await message.answer(
+                _("⏳ Typing faster than I can search: wait a moment, then type again.")
+            )
+        return
     query = (message.text or "").strip()
     record = await db.get_user(user.id) if user else None
     listing = None

@@ -14,7 +14,7 @@ from bot.catalog.cache import Catalog
 from bot.catalog.countries import country_name, flag
 from bot.clock import Clock
 from bot.money import format_money
-from bot.orders.cards import card_of, countdown_hours, may_be_charged
+from bot.orders.cards import card_of, countdown_hours, held_until, may_be_charged
 from bot.orders.lifecycle import Tell
 from bot.orders.limits import Limit, Refusal
 from bot.orders.purchase import Purchases
@@ -24,7 +24,7 @@ from bot.storage.records import Quote, SavedPair
 from bot.telegram.callback_answer import Answer
 from handlers.access import BuyersOnly
 from handlers.listings import country_label
-from handlers.render import show
+from handlers.render import show, tapped_in_private
 from handlers.texts import no_access_text, unavailable_text
 from keyboards.callbacks import (
     AgainCb,
@@ -273,8 +273,21 @@ async def on_save(
 
 
 def refusal_text(refusal: Refusal, now: float) -> str:
-    """Which limit stopped the purchase, and when it frees up."""
+    """Which limit stopped the purchase (or the give-back), and when it frees up."""
     currency = refusal.currency
+    if refusal.limit is Limit.CANCELS:
+        count = int(refusal.allowed)
+        return ngettext(
+            "⛔ You have given back {count} number in the last hour, the most allowed: each one "
+            "costs this bot's standing with SMS-man. You can cancel again at {until} ({left}). "
+            "This number is released at its deadline anyway, and the money returned if no code "
+            "came.",
+            "⛔ You have given back {count} numbers in the last hour, the most allowed: each one "
+            "costs this bot's standing with SMS-man. You can cancel again at {until} ({left}). "
+            "This number is released at its deadline anyway, and the money returned if no code "
+            "came.",
+            count,
+        ).format(count=count, **held_until(refusal.resets_at or now, now))
     if refusal.limit is Limit.MAX_PRICE:
         return _(
             "⛔ This number costs more than the most one purchase may cost here ({limit})."
@@ -381,7 +394,10 @@ async def on_purchase(
 ) -> None:
     """Buy on a quote, or once more on the terms of a failed order (Try again)."""
     user_id = query.from_user.id
-    message_id = query.message.message_id if query.message else 0
+    # The card is drawn on the tapped message, and redrawn there later: only in the person's
+    # private chat (elsewhere it is sent there fresh, and not redrawn).
+    tapped = tapped_in_private(query)
+    message_id = tapped.message_id if tapped else None
 
     async def buying() -> None:
         # The provider may take seconds: stop the spinner before asking it.

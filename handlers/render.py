@@ -21,15 +21,22 @@ async def show(
 ) -> Message | None:
     """Render `text` where the person is looking, without spamming the chat with copies;
     `below` leaves the tapped message as it is and sends the screen under it."""
-    if isinstance(event, CallbackQuery) and below:
-        return await event.bot.send_message(event.from_user.id, text, reply_markup=markup)  # type: ignore[union-attr]
     if isinstance(event, CallbackQuery):
-        message = event.message
-        if isinstance(message, Message):
+        message = tapped_in_private(event)
+        if message is not None and not below:
             return await edit(message, text, markup)
-        # The menu message is too old to edit (or inaccessible): start a fresh one.
+        # Below the tapped message, or it is too old to edit (or inaccessible, or not in the
+        # person's private chat, where alone their screens are drawn): a fresh one there.
         return await event.bot.send_message(event.from_user.id, text, reply_markup=markup)  # type: ignore[union-attr]
     return await event.answer(text, reply_markup=markup)
+
+
+def tapped_in_private(query: CallbackQuery) -> Message | None:
+    """The message tapped, if it is one the bot may redraw: in the person's private chat."""
+    message = query.message
+    if isinstance(message, Message) and message.chat.id == query.from_user.id:
+        return message
+    return None
 
 
 async def edit(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> Message | None:

@@ -7,15 +7,20 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from aiogram import Bot, F, Router, html
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.config import Settings
 from bot.money import format_money
+from bot.orders.cards import countdown
+from bot.person_rates import PAY_SUPPORT, PersonRates
 from bot.storage.database import Database
 from bot.storage.records import LedgerEntry, LedgerKind
 from bot.telegram.callback_answer import Answer
+from bot.telegram.pacer import Priority, priority
 from bot.wallet.topups import STARS, TopUps, payload_for
 from handlers.render import show
 from keyboards.callbacks import MenuAction, MenuCb, TopUpCb, WalletAction, WalletCb
@@ -139,11 +144,24 @@ async def on_paid(message: Message, top_ups: TopUps, db: Database, settings: Set
 
 
 async def on_pay_support(
-    message: Message, command: CommandObject, settings: Settings, bot: Bot
+    message: Message, command: CommandObject, settings: Settings, bot: Bot, rates: PersonRates
 ) -> None:
-    """Telegram requires it of bots that take payments: the person's words reach the owner."""
+    """Telegram requires it of bots that take payments: the person's words reach the owner,
+    at most `PAY_SUPPORT` times an hour, each admin on their own."""
     user = message.from_user
     words = (command.args or "").strip()
+    if user is not None and words and (wait := rates.pay_support.take(user.id)) > 0:
+        log.info("payment support by %s refused: %d an hour", user.id, PAY_SUPPORT)
+        await message.answer(
+            ngettext(
+                "💬 You have written to the owner {count} time in the last hour. "
+                "Please try again in {time}.",
+                "💬 You have written to the owner {count} times in the last hour. "
+                "Please try again in {time}.",
+                PAY_SUPPORT,
+            ).format(count=PAY_SUPPORT, time=countdown(wait))
+        )
+        return
     if user is None or not words:
         await message.answer(
             _(
@@ -154,10 +172,15 @@ async def on_pay_support(
             )
         )
         return
-    for admin in settings.admin_ids:
-        await bot.send_message(
-            admin, f"💬 /paysupport · <code>{user.id}</code>\n{html.quote(words[:3000])}"
-        )
+    text = f"💬 /paysupport · <code>{user.id}</code>\n{html.quote(words[:3000])}"
+    # What admins must read goes as a notice, before menus' share; one admin who blocked the
+    # bot (or any refusal for one) does not keep it from the others.
+    with priority(Priority.NOTICE):
+        for admin in settings.admin_ids:
+            try:
+                await bot.send_message(admin, text)
+            except TelegramAPIError as exc:
+                log.warning("payment support for admin %s not sent: %s", admin, exc)
     log.info("payment support asked by %s", user.id)
     await message.answer(_("💬 Sent to the bot's owner, who answers here."))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from emulators.telegram import ChatMessage, SimUser
+from bot.factory import Application
+from emulators.telegram import ChatMessage, SimUser, TelegramEmulator
 
 
 def labels(message: ChatMessage) -> list[str]:
@@ -42,3 +43,12 @@ async def buy_number(user: SimUser) -> ChatMessage:
     await price_screen(user)
     await (await user.tap("Buy for")).answered()
     return await user.wait_for_text("Waiting for the SMS")
+
+
+async def bot_idle(telegram: TelegramEmulator, app: Application) -> None:
+    """Until the bot has taken every update sent so far and finished with them (for what it
+    does not answer at all)."""
+    await telegram.wait_until(lambda: not telegram.pending_updates)
+    in_flight = app.dp["in_flight"]
+    await in_flight.drain(5)
+    assert not in_flight.running, "the bot is still handling updates"

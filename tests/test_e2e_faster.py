@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.catalog.popular import Popularity
 from bot.config import Settings
 from bot.factory import Application
+from bot.person_rates import SEARCHES_PER_SECOND
 from emulators.smsman import APPLICATIONS, SmsManEmulator
 from emulators.telegram import ChatMessage, SimUser, TelegramEmulator
 from keyboards.callbacks import AgainCb, SaveAction, SaveCb
@@ -252,7 +253,7 @@ async def test_a_saved_pair_can_be_removed_when_its_offer_is_gone(
 
 
 async def test_at_most_ten_pairs_are_saved(
-    telegram: TelegramEmulator, smsman: SmsManEmulator, bot_app: Application
+    telegram: TelegramEmulator, smsman: SmsManEmulator, clock: FakeClock, bot_app: Application
 ) -> None:
     apps = [a for a in sorted(APPLICATIONS) if a not in (34,)][:11]
     for app_id in apps:
@@ -260,6 +261,7 @@ async def test_at_most_ten_pairs_are_saved(
     user = telegram.user(ALLOWED_ID, language_code="en")
     await open_usa(user)
     for n, app_id in enumerate(apps):
+        clock.advance(1 / SEARCHES_PER_SECOND)  # typed at a pace the bot takes
         await user.send(title(app_id))
         price = await wait_for_button(user, "Buy for")
         answer = await (await user.tap("⭐ Save", message=price)).answered()

@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 from aiogram import Bot, Dispatcher
@@ -15,9 +16,9 @@ from bot.ops.webhook import WebhookHandler
 from bot.orders.lifecycle import OrderStatus
 from bot.storage.database import Database
 from emulators.smsman import SmsManEmulator
-from emulators.telegram import DEFAULT_TOKEN, TelegramEmulator
+from emulators.telegram import DEFAULT_TOKEN, SECRET_HEADER, TelegramEmulator
 from tests.conftest import ALLOWED_ID, MODES, WEBHOOK, RunBot, make_settings
-from tests.flows import main_menu, price_screen
+from tests.flows import bot_idle, main_menu, price_screen
 
 USA, TELEGRAM = 5, 3
 UPDATE = {
@@ -161,3 +162,43 @@ async def test_back_to_polling_deletes_the_webhook_and_loses_nothing(
         first_poll = methods.index("getUpdates")
         assert "deleteWebhook" in methods[:first_poll]
         assert telegram.webhook_url is None
+
+
+async def test_an_update_posted_again_after_a_lost_answer_is_handled_once(
+    tmp_path: Path, smsman: SmsManEmulator, telegram: TelegramEmulator, run_bot: RunBot
+) -> None:
+    user = telegram.user(ALLOWED_ID, language_code="en")
+    async with run_bot(make_settings(tmp_path, smsman, telegram, **WEBHOOK)) as app:
+        await webhook_address(app)
+        telegram.webhook_answers_to_lose = 1
+        await main_menu(user)
+        await telegram.wait_until(lambda: any(a.delivered for a in telegram.webhook_attempts))
+        await bot_idle(telegram, app)
+        await main_menu(user)
+
+    [lost, again, _next] = telegram.webhook_attempts
+    assert lost.update_id == again.update_id
+    assert not lost.delivered
+    assert again.delivered
+    assert sum("Hi," in m.text for m in user.bot_messages) == 2, "one menu per /start"
+
+
+async def test_a_post_with_the_secret_that_is_not_an_update_is_400_and_logged(
+    tmp_path: Path,
+    smsman: SmsManEmulator,
+    telegram: TelegramEmulator,
+    run_bot: RunBot,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    headers = {SECRET_HEADER: str(WEBHOOK["webhook_secret"])}
+    async with run_bot(make_settings(tmp_path, smsman, telegram, **WEBHOOK)) as app:
+        url = await webhook_address(app)
+        async with aiohttp.ClientSession() as http:
+            for body in (b"{not json", b'{"hello": 1}', b"[]", b'{"update_id": "x"}'):
+                async with http.post(url, data=body, headers=headers) as response:
+                    assert response.status == 400, body
+        await main_menu(telegram.user(ALLOWED_ID, language_code="en"))
+
+    refused = [r for r in caplog.records if "not an update" in r.getMessage()]
+    assert len(refused) == 4
+    assert all(b"hello" not in r.getMessage().encode() for r in refused), "the body is not logged"

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.factory import Application
+from bot.person_rates import SEARCHES_PER_SECOND
 from emulators.smsman import SmsManEmulator
 from emulators.telegram import TelegramEmulator
 from keyboards.callbacks import (
@@ -26,7 +27,7 @@ from keyboards.callbacks import (
     OrderCb,
     PriceCb,
 )
-from tests.conftest import ALLOWED_ID
+from tests.conftest import ALLOWED_ID, FakeClock
 
 FACTORIES: list[type[CallbackData]] = [
     MenuCb,
@@ -127,10 +128,12 @@ async def test_hostile_texts(
     smsman: SmsManEmulator,
     bot_app: Application,
     errors: pytest.LogCaptureFixture,
+    clock: FakeClock,
     text: str,
 ) -> None:
     user = telegram.user(ALLOWED_ID, language_code="en")
     replies = len(user.bot_messages)
+    clock.advance(1 / SEARCHES_PER_SECOND)  # one person's texts, at a pace the bot takes
     await user.send(text)
     await user.wait_for(lambda u: len(u.bot_messages) > replies, timeout=10)
     assert not any(c.endpoint == "get-number" for c in smsman.calls)

@@ -1,10 +1,12 @@
-"""The pacer against the emulator's copy of Telegram's limits, in virtual time: no 429, in order."""
+"""The pacer in virtual time against the emulator's limits: no 429, in order, shared fairly."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
-from collections.abc import Callable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -31,6 +33,16 @@ class Sent:
 
 
 @dataclass
+class Flight:
+    """One call the pacer let go: when, and when its answer (or error) came back."""
+
+    chat: Any
+    text: str
+    left: float
+    answered: float | None = None
+
+
+@dataclass
 class Telegram:
     """Takes calls the way the real server does: over a limit, 429 and not executed."""
 
@@ -38,13 +50,26 @@ class Telegram:
     sent: list[Sent] = field(default_factory=list)
     # Texts in the order the pacer let them go (concurrent requests may arrive in any order).
     let_go: list[str] = field(default_factory=list)
+    flights: list[Flight] = field(default_factory=list)
     # Extra 429s to answer, whatever the limits say: (retry_after, ...) in order.
     refuse: list[int] = field(default_factory=list)
     # The network's delay each way; a call may overtake another on its way.
     network: Callable[[], float] = lambda: 0.002
 
     async def __call__(self, _bot: Bot, method: TelegramMethod[Any]) -> Any:
-        self.let_go.append(getattr(method, "text", ""))
+        flight = Flight(
+            getattr(method, "chat_id", None),
+            getattr(method, "text", ""),
+            asyncio.get_running_loop().time(),
+        )
+        self.let_go.append(flight.text)
+        self.flights.append(flight)
+        try:
+            return await self._take(method)
+        finally:
+            flight.answered = asyncio.get_running_loop().time()
+
+    async def _take(self, method: TelegramMethod[Any]) -> Any:
         await asyncio.sleep(self.network())
         chat = getattr(method, "chat_id", None)
         try:
@@ -220,6 +245,152 @@ def test_a_group_gets_twenty_a_minute(loop: VirtualTimeLoop) -> None:
     assert telegram.sent[20].at >= 60.0
 
 
+def test_codes_keep_their_share_while_many_chats_send_menus(loop: VirtualTimeLoop) -> None:
+    telegram, pacer = telegram_on(loop), Pacer()
+
+    async def menus_and_codes() -> None:
+        menus = [send(pacer, telegram, c, f"menu {c}", Priority.MENU) for c in range(1, 101)]
+        codes = [send(pacer, telegram, c, f"code {c}", Priority.CODE) for c in range(101, 201)]
+        await asyncio.gather(*menus, *menus_again(), *codes)
+
+    def menus_again() -> list[Coroutine[Any, Any, None]]:
+        return [send(pacer, telegram, c, f"menu {c}", Priority.MENU) for c in range(1, 101)]
+
+    loop.run(menus_and_codes())
+
+    # The first thirty menus went before any code waited; from then on codes wait all along.
+    for second in (1, 2, 3):
+        sent = [s.text.split()[0] for s in telegram.sent if second <= s.at < second + 1]
+        assert sent.count("code") == 20, "two thirds of the overall limit"
+        assert sent.count("menu") == 10, "the menus' third"
+    assert telegram.limits.refused == 0
+
+
+def test_codes_and_menus_each_get_everything_alone(loop: VirtualTimeLoop) -> None:
+    telegram, pacer = telegram_on(loop), Pacer()
+
+    async def alone(level: Priority, chats: range) -> None:
+        await asyncio.gather(*(send(pacer, telegram, c, f"{c}", level) for c in chats))
+
+    loop.run(alone(Priority.MENU, range(1, 61)))
+    loop.run(alone(Priority.CODE, range(61, 121)))
+
+    menus = [s.at for s in telegram.sent if int(s.text) <= 60]
+    codes = [s.at for s in telegram.sent if int(s.text) > 60]
+    assert sum(at < menus[0] + 1 for at in menus) == 30
+    assert sum(at < codes[0] + 1 for at in codes) == 30
+
+
+def test_among_menus_the_chat_served_least_recently_goes_first(loop: VirtualTimeLoop) -> None:
+    telegram, pacer = telegram_on(loop), Pacer(Limits(global_limit=1))
+
+    async def one_floods() -> None:
+        flood = [
+            asyncio.create_task(send(pacer, telegram, 1, f"flood {n}", Priority.MENU))
+            for n in range(4)
+        ]
+        await asyncio.sleep(0.1)
+        others = [send(pacer, telegram, chat, f"chat {chat}", Priority.MENU) for chat in (2, 3, 4)]
+        await asyncio.gather(*flood, *others)
+
+    loop.run(one_floods())
+
+    assert [s.text for s in telegram.sent] == [
+        "flood 0",
+        "chat 2",
+        "chat 3",
+        "chat 4",
+        "flood 1",
+        "flood 2",
+        "flood 3",
+    ]
+
+
+class Referee:
+    """Watches every turn the pacer gives, from what it may choose among, and checks the
+    order over all chats: cards last; codes and notices by priority and arrival; menus the
+    chat served least recently first; menus before codes and notices only while menus hold
+    less than their share of the overall limit, and after them once they hold it."""
+
+    def __init__(self, pacer: Pacer, telegram: Telegram, levels: dict[str, Priority]) -> None:
+        self.pacer, self.telegram, self.levels = pacer, telegram, levels
+        # What Telegram saw: each chat's latest send (by its place among all), and the menus
+        # that may still count against the overall limit.
+        self.last: dict[Any, int] = {}
+        self.menus: list[Flight] = []
+        self.seen = 0
+        grant = pacer._grant
+
+        def refereed(now: float) -> bool:
+            self.look(now)
+            contenders = self.contenders(now)
+            self.check_the_menu_line_remembers_truly()
+            granted = grant(now)
+            assert granted == bool(contenders), "a chat that may send was kept waiting"
+            if granted:
+                self.check_the_choice(now, contenders)
+            return granted
+
+        pacer._grant = refereed  # type: ignore[method-assign]
+
+    def look(self, now: float) -> None:
+        flights = self.telegram.flights
+        for n in range(self.seen, len(flights)):
+            self.last[flights[n].chat] = n
+            if self.levels[flights[n].text] is Priority.MENU:
+                self.menus.append(flights[n])
+        self.seen = len(flights)
+        window = self.pacer._limits.global_window
+        self.menus = [f for f in self.menus if f.answered is None or f.answered > now - window]
+
+    def contenders(self, now: float) -> dict[Any, tuple[Priority, int, int]]:
+        """Each chat whose head may send now: its priority, arrival, and when it was served."""
+        found = {}
+        for key, chat in self.pacer._chats.items():
+            if chat.queue and not chat.blocked and not chat.queue[0][2].done():
+                level, sequence, _future = chat.queue[0]
+                if self.pacer._chat_wait(chat, now) <= 0:
+                    found[key] = (Priority(level), sequence, chat.served)
+        return found
+
+    def check_the_choice(
+        self, now: float, contenders: dict[Any, tuple[Priority, int, int]]
+    ) -> None:
+        [chosen] = [
+            key
+            for key, (_level, sequence, _served) in contenders.items()
+            if not self.pacer._chats[key].queue or self.pacer._chats[key].queue[0][1] != sequence
+        ]
+        level = contenders[chosen][0]
+        menus = {k: v for k, v in contenders.items() if v[0] is Priority.MENU}
+        pushes = {k: v for k, v in contenders.items() if v[0] in (Priority.CODE, Priority.NOTICE)}
+        cap = self.pacer._menu_cap
+        if level is Priority.CARD:
+            assert not menus, "a card redraw went before a menu"
+            assert not pushes, "a card redraw went before a code"
+        elif level is Priority.MENU:
+            assert not pushes or len(self.menus) < cap, "menus took the codes' share"
+            rank = {k: (served, sequence) for k, (_, sequence, served) in menus.items()}
+            assert rank[chosen] == min(rank.values()), "a menu of a chat served more recently"
+        else:
+            order = {k: (level, sequence) for k, (level, sequence, _) in pushes.items()}
+            assert order[chosen] == min(order.values()), "codes, then notices, in order"
+            assert not menus or len(self.menus) >= cap, "a code went before a menu's share"
+
+    def check_the_menu_line_remembers_truly(self) -> None:
+        """The pacer's record of when each chat was served agrees with what Telegram saw,
+        and it forgets only chats served before every chat it remembers."""
+        last = self.last
+        remembered = sorted(
+            (chat.served, key) for key, chat in self.pacer._chats.items() if chat.served >= 0
+        )
+        seen = [last[key] for _served, key in remembered]
+        assert seen == sorted(seen), "served in another order than sent"
+        oldest = seen[0] if seen else math.inf
+        forgotten = set(last) - {key for _served, key in remembered}
+        assert all(last[key] < oldest for key in forgotten), "forgot a chat served later"
+
+
 @st.composite
 def traffic(draw: st.DrawFn) -> list[tuple[float, int, Priority]]:
     """Sends over a few seconds to a few busy chats and many quiet ones, at any priority, and
@@ -241,10 +412,12 @@ def test_any_traffic_is_sent_whole_in_order_and_never_refused(
     sends: list[tuple[float, int, Priority]], rng: random.Random, jitter: float
 ) -> None:
     """Whatever the traffic and however the network delays each call (up to `jitter` each
-    way, so calls overtake each other), Telegram refuses none and loses none."""
+    way, so calls overtake each other), Telegram refuses none and loses none, and every turn
+    given keeps the order over all chats (`Referee`)."""
     with virtual_loop() as loop:
         telegram, pacer = telegram_on(loop), Pacer()
         telegram.network = lambda: rng.uniform(0, jitter)
+        Referee(pacer, telegram, {f"{n}": level for n, (_, _, level) in enumerate(sends)})
         arrived: list[int] = []
 
         async def one(at: float, chat: int, level: Priority, n: int) -> None:
@@ -261,11 +434,19 @@ def test_any_traffic_is_sent_whole_in_order_and_never_refused(
         assert sorted(int(s.text) for s in telegram.sent) == list(range(len(sends)))
         # In one chat and at one priority, what arrived first is sent first.
         went = [int(text) for text in telegram.let_go]
-        for chat in {c for _, c, _ in sends}:
-            for level in Priority:
-                mine = {n for n, (_, c, p) in enumerate(sends) if (c, p) == (chat, level)}
-                assert [n for n in went if n in mine] == [n for n in arrived if n in mine]
+        assert streams(went, sends) == streams(arrived, sends)
         assert pacer.waiting == 0
+
+
+def streams(
+    order: list[int], sends: list[tuple[float, int, Priority]]
+) -> dict[tuple[int, Priority], list[int]]:
+    """`order` split by chat and priority."""
+    split: dict[tuple[int, Priority], list[int]] = defaultdict(list)
+    for n in order:
+        _at, chat, level = sends[n]
+        split[chat, level].append(n)
+    return split
 
 
 def test_a_turn_given_to_a_caller_cancelled_at_once_is_given_back(loop: VirtualTimeLoop) -> None:

@@ -242,6 +242,34 @@ async def test_updates_are_valid_aiogram_objects(
     assert updates[2].my_chat_member.new_chat_member.status == "kicked"
 
 
+async def test_a_group_delivers_its_members_messages_and_taps_and_takes_sends(
+    emulator: TelegramEmulator, bot: Bot, user: SimUser
+) -> None:
+    group = emulator.group(-100_500, "Friends")
+    assert emulator.group(-100_500) is group
+    posted = await bot.send_message(group.id, "Menu", reply_markup=keyboard(("Go", "go")))
+    other = emulator.user(USER_ID + 1, "Bob")
+    await user.send_in(group, "/start@test_bot")
+    tap = await other.tap_in(group, group.messages[0], "go")
+
+    updates = [Update.model_validate(u, context={"bot": bot}) for u in emulator.pending_updates]
+    message, query = updates[0].message, updates[1].callback_query
+    assert message is not None
+    assert message.chat.type == "supergroup"
+    assert (message.chat.id, message.chat.title) == (-100_500, "Friends")
+    assert message.from_user is not None
+    assert message.from_user.id == user.id
+    assert query is not None
+    assert query.from_user.id == other.id
+    assert query.message == posted
+    await bot.answer_callback_query(query.id, "Hi")
+    assert (await tap.answered()).text == "Hi"
+    assert [m.text for m in group.messages] == ["Menu", "/start@test_bot"]
+    assert user.messages == [], "nothing of it in the person's private chat"
+    with pytest.raises(ValueError, match="negative"):
+        emulator.group(5)
+
+
 # -- HTML parse mode -------------------------------------------------------------------------
 
 

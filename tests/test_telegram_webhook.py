@@ -371,6 +371,23 @@ async def test_a_slow_webhook_times_out_and_the_update_is_sent_again(
     assert [r.update_id for r in receiver.requests] == [delivered(emulator)[0]] * 2
 
 
+async def test_an_answer_lost_on_its_way_back_gets_the_update_posted_again(
+    emulator: TelegramEmulator, bot: Bot, receiver: Receiver, user: SimUser
+) -> None:
+    emulator.webhook_answers_to_lose = 1
+    await bot.set_webhook(HOOK)
+    await user.send("hi")
+
+    await emulator.wait_until(lambda: delivered(emulator))
+
+    assert [(a.status, a.error) for a in emulator.webhook_attempts] == [
+        (None, "Read timeout expired"),
+        (200, None),
+    ]
+    assert [r.update_id for r in receiver.requests] == [delivered(emulator)[0]] * 2
+    assert emulator.webhook_answers_to_lose == 0
+
+
 async def test_max_connections_bounds_the_posts_in_flight(
     emulator: TelegramEmulator, bot: Bot, receiver: Receiver
 ) -> None:

@@ -4,27 +4,71 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from urllib.parse import unquote
 
 from aiogram import Bot, Dispatcher
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot.config import ListenAddress, Settings
+from bot.telegram.gate import UPDATE_TASKS
 
 log = logging.getLogger(__name__)
 
 # Telegram waits for a webhook's answer; anything still open this long after a stop is closed.
 CONNECTIONS_GRACE = 5.0
+# Update ids remembered, so one posted again is not handled twice: minutes of ordinary
+# traffic, and tens of seconds at the most one process handles, in about a megabyte.
+RECENT = 10_000
 
 
 class WebhookHandler(SimpleRequestHandler):
     """Answers each update at once and handles it in the background, so Telegram never times
-    out and sends it again; `finish` waits for those still being handled."""
+    out and sends it again; `finish` waits for those still being handled.
+
+    Telegram posts an update again when our 200 did not reach it: the latest `RECENT` update
+    ids are remembered, and one posted again is answered 200 and not handled twice. A post
+    with the right secret whose body is not an update is answered 400 (and logged). With
+    `UPDATE_TASKS` updates under way, a post is answered 429: Telegram keeps it and posts it
+    again a moment later, as polling would wait to fetch it.
+    """
+
+    def __init__(self, dp: Dispatcher, bot: Bot, *, secret_token: str) -> None:
+        super().__init__(dp, bot, secret_token=secret_token)
+        self._recent: OrderedDict[int, None] = OrderedDict()
 
     def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
         # compare_digest refuses a str with other than ASCII in it: that is a wrong secret too.
         return telegram_secret_token.isascii() and super().verify_secret(telegram_secret_token, bot)
+
+    async def _handle_request_background(self, bot: Bot, request: web.Request) -> web.Response:
+        try:
+            raw = await request.json(loads=bot.session.json_loads)
+            update = Update.model_validate(raw, context={"bot": bot})
+        except ValueError as exc:  # not JSON, or JSON that is not an update (pydantic's)
+            log.warning("webhook: a post that is not an update, answered 400: %s", _first(exc))
+            return web.Response(status=400, text="Bad Request: the body is not an update")
+        if update.update_id in self._recent:
+            log.info("webhook: update %s posted again, handled already", update.update_id)
+            return web.json_response({})
+        if len(self._background_feed_update_tasks) >= UPDATE_TASKS:
+            log.warning("webhook: %d updates under way, %s refused", UPDATE_TASKS, update.update_id)
+            return web.Response(status=429, headers={"Retry-After": "1"})
+        self._recent[update.update_id] = None
+        if len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
+        task = asyncio.create_task(self._feed(bot, update))
+        self._background_feed_update_tasks.add(task)
+        task.add_done_callback(self._background_feed_update_tasks.discard)
+        return web.json_response({})
+
+    async def _feed(self, bot: Bot, update: Update) -> None:
+        result = await self.dispatcher.feed_update(bot, update, **self.data)
+        if isinstance(result, TelegramMethod):
+            await self.dispatcher.silent_call_request(bot=bot, result=result)
 
     async def finish(self, grace: float) -> None:
         """Wait `grace` seconds at most for the updates under way, then cancel the rest: the
@@ -88,3 +132,8 @@ class WebhookServer:
             await self._runner.cleanup()
             self._runner = None
         await self._handler.finish(grace)
+
+
+def _first(error: ValueError) -> str:
+    """The first line of a parse or validation error: the body itself is not logged."""
+    return str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -16,11 +16,14 @@ class Limit(StrEnum):
     ACTIVE_ORDERS = "active_orders"
     DAILY_SPEND = "daily_spend"
     MAX_PRICE = "max_price"
+    # Numbers given back in the last hour (`bot.orders.cancels`).
+    CANCELS = "cancels"
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Which limit a purchase would break; `resets_at` is when it frees up, if at a set time."""
+    """Which limit a purchase (or a give-back) would break; `resets_at` is when it frees up,
+    if at a set time."""
 
     limit: Limit
     allowed: Decimal

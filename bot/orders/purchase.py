@@ -75,7 +75,7 @@ class Purchases:
         user_id: int,
         chat_id: int,
         quote_id: int,
-        card_message_id: int,
+        card_message_id: int | None,
         *,
         on_purchase: BeforeCall | None = None,
     ) -> Result:
@@ -93,7 +93,7 @@ class Purchases:
         user_id: int,
         chat_id: int,
         quote_id: int,
-        card_message_id: int,
+        card_message_id: int | None,
         on_purchase: BeforeCall | None,
     ) -> Result:
         if not await self._access.can_buy(user_id):
@@ -113,7 +113,7 @@ class Purchases:
         user_id: int,
         order_id: int,
         chat_id: int,
-        card_message_id: int,
+        card_message_id: int | None,
         *,
         on_purchase: BeforeCall | None = None,
     ) -> Result:
@@ -131,7 +131,7 @@ class Purchases:
         user_id: int,
         order_id: int,
         chat_id: int,
-        card_message_id: int,
+        card_message_id: int | None,
         on_purchase: BeforeCall | None,
     ) -> Result:
         order = await self._orders.get(user_id, order_id)
@@ -153,7 +153,7 @@ class Purchases:
         self,
         quote: Quote,
         chat_id: int,
-        card_message_id: int,
+        card_message_id: int | None,
         retry_of: int | None,
         on_purchase: BeforeCall | None,
     ) -> Result:

@@ -15,6 +15,7 @@ from bot.catalog.cache import Catalog
 from bot.clock import Clock
 from bot.config import Settings
 from bot.logs import about_order
+from bot.orders.cancels import CancelLimit
 from bot.orders.lifecycle import (
     LIVE_STATUSES,
     NO_NUMBER,
@@ -48,6 +49,8 @@ EVENT_FAILURES = {
 NOTICES = frozenset({Tell.EXPIRED, Tell.GONE, Tell.MAY_BE_CHARGED})
 # Tells that change nothing on the person's screen: a later step's tell speaks instead.
 QUIET = frozenset({Tell.NOTHING, Tell.CODE})
+# A person's taps that reject the number at SMS-man, limited per hour.
+GIVE_BACKS = frozenset({Event.CANCEL, Event.USED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,7 @@ class OrderService:
         self._float = provider_float
         self._outbox = outbox
         self._clock = clock
+        self._cancels = CancelLimit(db, settings, clock)
         self._provider = ProviderAnswers(
             smsman, catalog, alerts, lambda quote, price: db.requote(quote, price, clock())
         )
@@ -150,7 +154,15 @@ class OrderService:
         order = await self.get(user_id, order_id)
         if order is None:
             return Result(Tell.NOT_FOUND)
-        return await self.act(order, event)
+        if event not in GIVE_BACKS or rule(order.status, event).call is None:
+            return await self.act(order, event)
+        # Checked before the step: the table's rows are the same whether or not one is made.
+        async with self._cancels.one_at_a_time(user_id):
+            refusal = await self._cancels.refusal(user_id)
+            if refusal is not None:
+                log.info("order %s: give-back refused, %s an hour", order.id, refusal.allowed)
+                return Result(Tell.LIMIT, order, refusal=refusal)
+            return await self.act(order, event)
 
     async def open_orders(self, user_id: int) -> list[Order]:
         return await self._db.user_open_orders(user_id)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.orders.lifecycle import OPEN_STATUSES, OrderStatus
+from bot.storage.blocked import BlockedQueries
 from bot.storage.bookmarks import BookmarkQueries
 from bot.storage.files import private_file, private_folder
 from bot.storage.records import (
@@ -54,7 +55,7 @@ def _keep(cache: dict[K, V], key: K, value: V) -> V:
     return value
 
 
-class Database(WalletQueries, BookmarkQueries):
+class Database(WalletQueries, BookmarkQueries, BlockedQueries):
     """One connection per process; writes take turns, so a transaction holds only its own.
 
     All coroutines share the connection, and sqlite has one transaction per connection: a

@@ -1,4 +1,4 @@
-"""The one way out to Telegram: sends and edits wait their turn, by priority, within limits."""
+"""The one way out to Telegram: sends and edits wait their turn within limits, shared fairly."""
 
 from __future__ import annotations
 
@@ -27,12 +27,23 @@ log = logging.getLogger(__name__)
 
 
 class Priority(IntEnum):
-    """Who goes first when sends queue up; lower first."""
+    """What a send is; in one chat, lower goes first. Over all chats see `Pacer`."""
 
     MENU = 0  # the person's own screens: they are looking at them
     CODE = 1
-    NOTICE = 2  # expired, refunded, ended by SMS-man
+    NOTICE = 2  # expired, refunded, ended by SMS-man; what admins must read
     CARD = 3  # a card redrawn because its order changed
+
+
+# While codes or notices wait, menus may hold at most the rest of the overall limit: a code
+# runs against its number's deadline and the app asking for it, a screen only against a
+# person's patience. Two thirds leave menus 10 of Telegram's 30 a second, a screen each for
+# ten people a second even in a burst of codes, and keep a burst of 1,000 codes under 50 s
+# whatever the menus do (33 s when nobody browses).
+PUSH_SHARE = 2 / 3
+_PUSHES = frozenset({Priority.CODE, Priority.NOTICE})
+# A chat never served (or served before every chat the pacer still remembers).
+_NEVER = -1
 
 
 _priority: ContextVar[Priority] = ContextVar("telegram_priority", default=Priority.MENU)
@@ -106,16 +117,36 @@ class _Chat:
     # (priority, sequence, future): the chat's own queue; only its head is in line.
     queue: list[tuple[int, int, asyncio.Future[None]]] = field(default_factory=list)
     blocked: bool = False
+    # When it was last given a turn, counted in turns given: the menu line's order.
+    served: int = _NEVER
+
+
+@dataclass
+class _Window:
+    """Sends of one kind counted as the overall limit counts them: let go, then one window
+    after their answer."""
+
+    in_flight: int = 0
+    answered: deque[float] = field(default_factory=deque)
+
+    def wait(self, now: float, limit: int, window: float) -> float:
+        return _window_wait(self.answered, now, limit - self.in_flight, window)
 
 
 class Pacer(BaseRequestMiddleware):
     """A session middleware that keeps sends and edits under Telegram's limits by itself.
 
-    Each chat has its own queue; the heads of the chats that may send now stand in one line
-    ordered by priority, then by arrival. A 429 that still comes pauses every paced call for
-    its retry_after (Telegram does not say which limit it was), and the call is made again:
-    Telegram did not execute it. Calls that are not paced (answers to queries, getUpdates)
-    never wait here.
+    Each chat has its own queue, by priority then arrival; the heads of the chats that may
+    send now stand in three lines. Menus: the chat served least recently first, so a person
+    who floods the bot waits behind everyone else. Codes and notices: by priority, then by
+    arrival. Card redraws go only when neither of the others has a head that may send. Menus
+    go before codes and notices until menus hold their share of the overall limit (a third,
+    see `PUSH_SHARE`); the rest is the codes' and notices' for as long as they wait. Nothing
+    is held back for a kind that does not wait, so either gets everything alone.
+
+    A 429 that still comes pauses every paced call for its retry_after (Telegram does not
+    say which limit it was), and the call is made again: Telegram did not execute it. Calls
+    that are not paced (answers to queries, getUpdates) never wait here.
     """
 
     def __init__(
@@ -131,13 +162,21 @@ class Pacer(BaseRequestMiddleware):
         self._attempts = attempts
         self._max_wait = max_wait
         self._chats: dict[Hashable, _Chat] = {}
-        self._ready: list[tuple[int, int, Hashable]] = []
+        # (rank, sequence, chat): rank is when the chat was served for menus, the priority
+        # for the others. An entry whose chat has another head by now is skipped.
+        self._menus: list[tuple[int, int, Hashable]] = []
+        self._pushes: list[tuple[int, int, Hashable]] = []
+        self._cards: list[tuple[int, int, Hashable]] = []
         self._blocked: list[tuple[float, int, Hashable]] = []
         # Groups whose limit is all taken by sends still in flight: no time frees them.
         self._stalled: set[Hashable] = set()
         # When the answers to the latest sends came back, and how many are still awaited.
         self._recent: deque[float] = deque()
         self._in_flight = 0
+        limits = self._limits
+        self._menu_cap = limits.global_limit - math.ceil(limits.global_limit * PUSH_SHARE)
+        self._menu_sends = _Window()
+        self._turns = itertools.count()
         self._answers = 0
         self._paused_until = 0.0
         self._sequence = itertools.count()
@@ -162,12 +201,15 @@ class Pacer(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         chat = paced_chat(method)
         sequence = next(self._sequence)
+        level = _priority.get()
         for attempt in range(1, self._attempts + 1):
             if chat is not None:
                 if attempt == 1 and _held.get() == chat:
                     _held.set(None)
                 else:
-                    await self._turn(chat, _priority.get(), sequence)
+                    await self._turn(chat, level, sequence)
+                if level is Priority.MENU:
+                    self._menu_sends.in_flight += 1
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
@@ -186,7 +228,7 @@ class Pacer(BaseRequestMiddleware):
                     await asyncio.sleep(exc.retry_after)
             finally:
                 if chat is not None:
-                    self._answered(chat)
+                    self._answered(chat, level)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextlib.asynccontextmanager
@@ -213,8 +255,8 @@ class Pacer(BaseRequestMiddleware):
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(chat.queue, (level, sequence, future))
         self._waiting += 1
-        if not chat.blocked and chat.queue[0][2] is future:
-            heapq.heappush(self._ready, (level, sequence, key))
+        if chat.queue[0][2] is future:
+            self._line_up(key, chat)
         self._wake.set()
         if self._runner is None:
             self._runner = asyncio.create_task(self._dispatch(), name="telegram-pacer")
@@ -261,6 +303,7 @@ class Pacer(BaseRequestMiddleware):
     def _take(self, chat: _Chat, now: float) -> None:
         chat.tokens -= 1
         chat.in_flight += 1
+        chat.served = next(self._turns)
         self._in_flight += 1
 
     def _release(self, key: Hashable) -> None:
@@ -271,11 +314,16 @@ class Pacer(BaseRequestMiddleware):
         self._in_flight -= 1
         self._after_answer(key, chat)
 
-    def _answered(self, key: Hashable) -> None:
+    def _answered(self, key: Hashable, level: Priority) -> None:
         """A send let go has its answer (or failed): from now it counts for one window."""
         now = self._now()
         self._in_flight -= 1
         self._recent.append(now)
+        if level is Priority.MENU:
+            menus = self._menu_sends
+            menus.in_flight -= 1
+            _forget_older(menus.answered, now - self._limits.global_window)
+            menus.answered.append(now)
         chat = self._chats[key]
         chat.in_flight -= 1
         if chat.group is not None:
@@ -317,38 +365,64 @@ class Pacer(BaseRequestMiddleware):
 
     def _grant(self, now: float) -> bool:
         """Give the turn to the first in line whose chat may send now; false if none may."""
-        while self._ready:
-            level, sequence, key = heapq.heappop(self._ready)
+        menu, push = self._head(self._menus, now), self._head(self._pushes, now)
+        if menu is not None and push is not None:
+            line = self._pushes if self._menus_hold_their_share(now) else self._menus
+        elif menu is not None or push is not None:
+            line = self._menus if menu is not None else self._pushes
+        else:
+            line = self._cards
+        # Looked at again: a look at the other line may have lined up a new head in this one.
+        key = self._head(line, now)
+        if key is None:
+            return False
+        heapq.heappop(line)
+        chat = self._chats[key]
+        _level, _sequence, future = heapq.heappop(chat.queue)
+        self._waiting -= 1
+        self._take(chat, now)
+        future.set_result(None)
+        self._line_up(key, chat)
+        return True
+
+    def _menus_hold_their_share(self, now: float) -> bool:
+        limits = self._limits
+        return self._menu_sends.wait(now, self._menu_cap, limits.global_window) > 0
+
+    def _head(self, line: list[tuple[int, int, Hashable]], now: float) -> Hashable | None:
+        """The first of `line` whose chat may send now, left in the line; chats that may not
+        leave it until they may (they are lined up again then)."""
+        while line:
+            _rank, sequence, key = line[0]
             chat = self._chats.get(key)
-            if chat is None or chat.blocked or not chat.queue:
+            if chat is None or chat.blocked or not chat.queue or chat.queue[0][1] != sequence:
+                heapq.heappop(line)  # gone, or overtaken in its chat since: its head is in line
                 continue
-            if chat.queue[0][:2] != (level, sequence):
-                continue  # overtaken in its chat since: the new head is in line
             future = chat.queue[0][2]
             if future.done():
+                heapq.heappop(line)
                 heapq.heappop(chat.queue)
                 self._line_up(key, chat)
                 continue
             wait = self._chat_wait(chat, now)
-            if wait > 0:
-                chat.blocked = True
-                if math.isinf(wait):
-                    self._stalled.add(key)  # until one of its sends is answered
-                else:
-                    heapq.heappush(self._blocked, (now + wait, sequence, key))
-                continue
-            heapq.heappop(chat.queue)
-            self._waiting -= 1
-            self._take(chat, now)
-            future.set_result(None)
-            self._line_up(key, chat)
-            return True
-        return False
+            if wait <= 0:
+                return key
+            heapq.heappop(line)
+            chat.blocked = True
+            if math.isinf(wait):
+                self._stalled.add(key)  # until one of its sends is answered
+            else:
+                heapq.heappush(self._blocked, (now + wait, sequence, key))
+        return None
 
     def _line_up(self, key: Hashable, chat: _Chat) -> None:
         if chat.queue and not chat.blocked:
             level, sequence, _future = chat.queue[0]
-            heapq.heappush(self._ready, (level, sequence, key))
+            if level is Priority.MENU:
+                heapq.heappush(self._menus, (chat.served, sequence, key))
+            else:
+                line = self._pushes if level in _PUSHES else self._cards
+                heapq.heappush(line, (level, sequence, key))
 
     def _unblock(self, now: float) -> None:
         while self._blocked and self._blocked[0][0] <= now:
@@ -359,15 +433,26 @@ class Pacer(BaseRequestMiddleware):
                 self._line_up(key, chat)
 
     def _forget_idle_chats(self) -> None:
-        """Chats with nobody waiting whose bucket is full again start over as new ones would."""
+        """Chats with nobody waiting whose bucket is full again start over as new ones would,
+        unless one kept was served before them: whatever is forgotten was served before
+        everything remembered, so the menu line's order stays true."""
         now = self._now()
         limits = self._limits
-        for key in [key for key, chat in self._chats.items() if not chat.queue]:
-            chat = self._chats[key]
+        idle = []
+        for key, chat in self._chats.items():
             refilled = chat.tokens + (now - chat.at) * limits.chat_rate
             if chat.group is not None:
                 _forget_older(chat.group, now - limits.group_window)
-            if refilled >= limits.chat_burst and not chat.group and not chat.in_flight:
+            full = refilled >= limits.chat_burst
+            if not chat.queue and full and not chat.group and not chat.in_flight:
+                idle.append(key)
+        forgotten = set(idle)
+        kept = (
+            c.served for key, c in self._chats.items() if key not in forgotten and c.served >= 0
+        )
+        oldest_kept = min(kept, default=math.inf)
+        for key in idle:
+            if self._chats[key].served < oldest_kept:
                 del self._chats[key]
 
 

@@ -2,7 +2,14 @@
 
 from emulators.telegram.api import BLOCKED, CONFLICT, NOT_MODIFIED, QUERY_TOO_OLD
 from emulators.telegram.emulator import DEFAULT_TOKEN, TelegramEmulator, decode_param
-from emulators.telegram.models import Button, Call, CallbackAnswer, CallbackQuery, ChatMessage
+from emulators.telegram.models import (
+    Button,
+    Call,
+    CallbackAnswer,
+    CallbackQuery,
+    ChatMessage,
+    GroupChat,
+)
 from emulators.telegram.user import SimUser, Tap
 from emulators.telegram.webhook import (
     SECRET_HEADER,
@@ -25,6 +32,7 @@ __all__ = [
     "CallbackAnswer",
     "CallbackQuery",
     "ChatMessage",
+    "GroupChat",
     "SimUser",
     "Tap",
     "TelegramEmulator",

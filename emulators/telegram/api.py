@@ -166,7 +166,7 @@ class BotApi:
     ) -> ApiObject:
         data: ApiObject = {
             "message_id": message.message_id,
-            "from": self.bot_user if message.from_bot else chat.user,
+            "from": self.bot_user if message.from_bot else (message.sender or chat.user),
             "chat": chat.api_object(),
             "date": message.date,
         }
@@ -187,25 +187,30 @@ class BotApi:
             data["reply_to_message"] = self.message_object(chat, target, nested=True)
         return copy.deepcopy(data)
 
-    def user_sends(self, chat: Chat, text: str) -> ChatMessage:
+    def user_sends(self, chat: Chat, text: str, sender: ApiObject | None = None) -> ChatMessage:
+        """A message to the bot in `chat`, written by `sender` (a group's member) or by the
+        private chat's user."""
         if chat.blocked:
             raise AssertionError(f"user {chat.id} blocked the bot; unblock them first")
         if not text.strip():
             raise ValueError("Telegram clients do not send empty messages")
-        message = ChatMessage(chat.next_message_id(), False, text, self._date())
+        message = ChatMessage(chat.next_message_id(), False, text, self._date(), sender=sender)
         message.entities = find_entities(text)
         chat.add(message)
         self.queue_update("message", self.message_object(chat, message))
         return message
 
-    def user_taps(self, chat: Chat, message: ChatMessage, data: str) -> CallbackQuery:
+    def user_taps(
+        self, chat: Chat, message: ChatMessage, data: str, sender: ApiObject | None = None
+    ) -> CallbackQuery:
         query_id = str(4_000_000 + self._next_query_id)
         self._next_query_id += 1
-        query = CallbackQuery(query_id, chat.id, message.message_id, data, loop_time())
+        tapper = sender or chat.user
+        query = CallbackQuery(query_id, int(tapper["id"]), message.message_id, data, loop_time())
         self.callback_queries[query_id] = query
         payload = {
             "id": query_id,
-            "from": chat.user,
+            "from": tapper,
             "message": self.message_object(chat, message),
             "chat_instance": chat.instance,
             "data": data,

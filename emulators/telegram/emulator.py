@@ -23,6 +23,7 @@ from emulators.telegram.models import (
     Call,
     CallbackQuery,
     Chat,
+    GroupChat,
 )
 from emulators.telegram.payments import StarsApi
 from emulators.telegram.user import SimUser
@@ -183,6 +184,16 @@ class TelegramEmulator(StarsApi, WebhookApi):
         self.chats[user_id] = Chat(user=user, blocked=user_id in self._blocked_ids)
         self._users[user_id] = SimUser(self, self.chats[user_id])
         return self._users[user_id]
+
+    def group(self, group_id: int, title: str = "Group") -> GroupChat:
+        """The supergroup with this (negative) id, created with the bot in it on first use;
+        people write and tap there with `SimUser.send_in` and `SimUser.tap_in`."""
+        if group_id >= 0:
+            raise ValueError("groups have negative ids")
+        chat = self.chats.get(group_id)
+        if not isinstance(chat, GroupChat):
+            chat = self.chats[group_id] = GroupChat(user={}, group_id=group_id, title=title)
+        return chat
 
     def reset(self) -> None:
         """Forget users, chats, updates, calls and settings, so one server can serve many tests.

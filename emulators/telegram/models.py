@@ -81,6 +81,8 @@ class ChatMessage:
     invoice: ApiObject | None = None
     invoice_payload: str | None = None
     successful_payment: ApiObject | None = None
+    # Who wrote a person's message in a group; in a private chat it is the chat's user.
+    sender: ApiObject | None = None
 
     @property
     def buttons(self) -> list[list[Button]]:
@@ -177,6 +179,26 @@ class Chat:
             if message.message_id == message_id and not message.deleted:
                 return message
         return None
+
+
+@dataclass(eq=False)
+class GroupChat(Chat):
+    """A supergroup the bot was added to, where anyone may write and tap (as with privacy
+    mode off: every message reaches the bot). `user` is unused."""
+
+    group_id: int = -1
+    title: str = "Group"
+
+    @property
+    def id(self) -> int:
+        return self.group_id
+
+    @property
+    def instance(self) -> str:
+        return str(8_000_000_000_000 - self.group_id)
+
+    def api_object(self) -> ApiObject:
+        return {"id": self.group_id, "type": "supergroup", "title": self.title}
 
 
 def parse_reply_markup(raw: object) -> tuple[ApiObject | None, ApiObject | None]:

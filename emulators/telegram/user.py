@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from emulators.telegram.models import Button, CallbackAnswer, Chat, ChatMessage
+from emulators.telegram.models import Button, CallbackAnswer, Chat, ChatMessage, GroupChat
 
 if TYPE_CHECKING:
     from emulators.telegram.emulator import TelegramEmulator
@@ -129,6 +129,15 @@ class SimUser:
         self.mark()
         query = self.emulator.user_taps(self.chat, target, callback_data)
         return Tap(query.id, callback_data, target, self)
+
+    async def send_in(self, group: GroupChat, text: str) -> ChatMessage:
+        """Write to the bot in a group, as this user."""
+        return self.emulator.user_sends(group, text, sender=self.chat.user)
+
+    async def tap_in(self, group: GroupChat, message: ChatMessage, data: str) -> Tap:
+        """Tap a button with `data` on a message in a group, as this user."""
+        query = self.emulator.user_taps(group, message, data, sender=self.chat.user)
+        return Tap(query.id, data, message, self)
 
     async def pay(self, invoice: ChatMessage) -> PreCheckout:
         """Tap Pay on an invoice; the payment goes through once the bot says ok in time."""

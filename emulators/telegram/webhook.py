@@ -136,7 +136,9 @@ class WebhookApi(BotApi):
     (``http://127.0.0.1:PORT``, or a callable read at each delivery that may return None while
     the bot does not listen yet); None sends to the webhook URL itself. ``webhook_timeout``
     and ``webhook_retry_delay`` are seconds; ``set_webhook_interval`` is how soon another
-    setWebhook with a URL is taken (0: at once). ``webhook_attempts`` records every POST.
+    setWebhook with a URL is taken (0: at once). ``webhook_answers_to_lose`` is how many of
+    the next 2xx answers are lost on their way back: Telegram then sees a timeout and posts the
+    update again. ``webhook_attempts`` records every POST.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -145,6 +147,7 @@ class WebhookApi(BotApi):
         self.webhook_timeout = WEBHOOK_TIMEOUT
         self.webhook_retry_delay = WEBHOOK_RETRY_DELAY
         self.set_webhook_interval = SET_WEBHOOK_INTERVAL
+        self.webhook_answers_to_lose = 0
         self.webhook_attempts: list[WebhookAttempt] = []
         self._webhook: _Webhook | None = None
         self._next_set_webhook_at = -math.inf
@@ -173,6 +176,7 @@ class WebhookApi(BotApi):
         self.webhook_timeout = WEBHOOK_TIMEOUT
         self.webhook_retry_delay = WEBHOOK_RETRY_DELAY
         self.set_webhook_interval = SET_WEBHOOK_INTERVAL
+        self.webhook_answers_to_lose = 0
         self.webhook_attempts.clear()
         self._next_set_webhook_at = -math.inf
 
@@ -379,8 +383,12 @@ class WebhookApi(BotApi):
         except aiohttp.ClientError as exc:
             error = _connection_error(exc)
         else:
-            if 200 <= status <= 299:
+            if 200 <= status <= 299 and self.webhook_answers_to_lose > 0:
+                self.webhook_answers_to_lose -= 1
+                error = "Read timeout expired"
+            elif 200 <= status <= 299:
                 return WebhookAttempt(update["update_id"], url, secret, status, None, method)
-            error = f"Wrong response from the webhook: {status} {reason or _phrase(status)}"
-            return WebhookAttempt(update["update_id"], url, secret, status, error)
+            else:
+                error = f"Wrong response from the webhook: {status} {reason or _phrase(status)}"
+                return WebhookAttempt(update["update_id"], url, secret, status, error)
         return WebhookAttempt(update["update_id"], url, secret, error=error)
