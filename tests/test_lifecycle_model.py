@@ -9,13 +9,16 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from tests.model.driving import WorldModel
+from tests.model.fairness import FairnessModel
 from tests.model.machine import LifecycleModel
 from tests.model.wallet import WalletModel
 
-# `make test` runs a fixed, derandomized search sized for about a minute; `make soak` runs the
-# same model far longer from a random seed it prints (LIFECYCLE_EXAMPLES, LIFECYCLE_STEPS).
+# `make test` runs a fixed, derandomized search sized to keep the suite within its few minutes
+# (the lifecycle's about two of them on this kind of machine, every other search a fraction of
+# it); `make soak` runs the same models far longer from a random seed it prints
+# (LIFECYCLE_EXAMPLES, LIFECYCLE_STEPS).
 SOAK = "LIFECYCLE_EXAMPLES" in os.environ
-EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "80"))
 STEPS = int(os.environ.get("LIFECYCLE_STEPS", "80"))
 
 
@@ -26,6 +29,11 @@ def test_the_lifecycle_keeps_its_promises(locales: Path) -> None:
 def test_the_wallet_keeps_its_promises(locales: Path) -> None:
     # Wallet mode runs every lifecycle rule too: a smaller search of its own in `make test`.
     search(WalletModel, locales, max(1, EXAMPLES // 3))
+
+
+def test_a_flood_costs_only_the_one_who_floods(locales: Path) -> None:
+    # Floods of hundreds of updates make each step cost more: shorter and fewer examples.
+    search(FairnessModel, locales, max(1, EXAMPLES // 16), steps=max(1, STEPS // 4))
 
 
 def search(model: type[WorldModel], locales: Path, examples: int, *, steps: int = STEPS) -> None:
