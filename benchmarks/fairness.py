@@ -82,7 +82,7 @@ FULL = Size(
     rounds=3,
 )
 SMOKE = Size(
-    orders=40, sms=10, spread_s=3.0, flooders=3, flood_per_s=2.0, countries=20, apps=10, rounds=1
+    orders=10, sms=3, spread_s=1.0, flooders=2, flood_per_s=2.0, countries=12, apps=5, rounds=1
 )
 
 

@@ -28,6 +28,21 @@ ADMIN_ID = 1000
 ALLOWED_ID = 2000
 
 
+# The longest tests go first: two workers then share the rest around them (`--dist worksteal`
+# steals from the busy one), rather than one starting a long search after its share of the rest.
+LONGEST_FIRST = (
+    "test_lifecycle_model.py",
+    "test_model_build_order.py",
+    "test_process.py",
+    "test_benchmarks.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 class FakeClock:
     """Wall-clock seconds that only move when a test says so."""
 
